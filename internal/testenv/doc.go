@@ -1,0 +1,13 @@
+// Package testenv starts throwaway servers for tests: PostgreSQL (initdb +
+// pg_ctl into a temporary directory, SCRAM password auth, TLS, a random
+// port) and an in-process OIDC issuer.
+//
+// Servers are real and private to the test binary; tests never touch the
+// machine's already-running services. A package that uses a shared server
+// stops it in TestMain:
+//
+//	func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+//
+// When the tests run as root, server processes run as the "postgres" OS
+// user, because initdb refuses root.
+package testenv
