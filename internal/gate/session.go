@@ -222,3 +222,12 @@ func NewID() string {
 	_, _ = rand.Read(b[6:])
 	return hex.EncodeToString(b[:])
 }
+
+// Refuse records a command the adapter refuses before policy can decide it
+// (it cannot be parsed, or the protocol message is not allowed), so the
+// attempt is in the audit trail. The adapter reports its own error.
+func (s *Session) Refuse(ctx context.Context, cmd *Command, reason string) {
+	d := Decision{Action: Deny, Message: reason}
+	n := int(s.steps.Add(1))
+	s.g.record(ctx, Event{Kind: EventStep, Time: s.g.clock.Now(), SessionID: s.ID, Step: n, Command: cmd, Decision: &d})
+}

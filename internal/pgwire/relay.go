@@ -1,0 +1,343 @@
+package pgwire
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/gatehouse/gatehouse/internal/gate"
+)
+
+// clientLoop reads client messages until the connection ends. Each message
+// that can run something (Query, Parse, Execute, FunctionCall) is decided
+// first; allowed ones are recorded write-ahead and then forwarded as their
+// original bytes. Upstream writes are flushed when the client has nothing
+// more buffered, so a pipeline goes upstream in one write.
+func (c *conn) clientLoop() error {
+	ctx := c.sess.Context()
+	for {
+		typ, err := c.cr.Next()
+		if err != nil {
+			return err
+		}
+		if c.skipping && typ != 'S' && typ != 'X' && typ != 'H' {
+			err = c.cr.Skip()
+		} else {
+			err = c.dispatch(ctx, typ)
+		}
+		if err != nil {
+			return err
+		}
+		if !c.cr.Buffered() {
+			if err := c.uw.Flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (c *conn) dispatch(ctx context.Context, typ byte) error {
+	switch typ {
+	case 'Q':
+		return c.onQuery(ctx)
+	case 'P':
+		return c.onParse(ctx)
+	case 'B':
+		return c.onBind()
+	case 'E':
+		return c.onExecute(ctx)
+	case 'D':
+		return c.onDescribe()
+	case 'C':
+		return c.onClose()
+	case 'S':
+		c.skipping = false
+		c.batch++
+		return c.forwardExpect(expect{kind: expSync})
+	case 'H', 'd', 'c', 'f': // Flush; CopyData, CopyDone, CopyFail of COPY FROM STDIN
+		_, err := c.cr.Forward(c.uw)
+		return err
+	case 'F':
+		return c.onFunctionCall(ctx)
+	case 'X':
+		return errTerminated
+	default:
+		return protoErrorf("unexpected frontend message type %q", typ)
+	}
+}
+
+// forwardExpect queues the response owed for the current message and
+// forwards the message untouched.
+func (c *conn) forwardExpect(e expect) error {
+	if err := c.q.push(e); err != nil {
+		return err
+	}
+	_, err := c.cr.Forward(c.uw)
+	return err
+}
+
+// writeFrame writes a message whose body was read with Body.
+func (c *conn) writeFrame(typ byte, body []byte) error {
+	var hdr [5]byte
+	hdr[0] = typ
+	binary.BigEndian.PutUint32(hdr[1:], uint32(len(body)+4))
+	if _, err := c.uw.Write(hdr[:]); err != nil {
+		return err
+	}
+	_, err := c.uw.Write(body)
+	return err
+}
+
+// command builds the Command for statement text: classification and the
+// agent's stated intent. A parse failure is returned as *parseError.
+func (c *conn) command(text string) (gate.Command, error) {
+	cmd := gate.Command{Text: text, Request: c.srv.cfg.Intent(text)}
+	class, err := c.srv.cfg.Classifier.Classify(text)
+	if err != nil {
+		return cmd, asParseError(err)
+	}
+	cmd.Class = *class
+	return cmd, nil
+}
+
+func (c *conn) onQuery(ctx context.Context) error {
+	body, err := c.cr.Body()
+	if err != nil {
+		return err
+	}
+	text, ok := cstring(body)
+	if !ok || len(text)+1 != len(body) {
+		return protoErrorf("malformed Query message")
+	}
+	// A simple Query destroys the unnamed statement.
+	c.objs.dropStmt("")
+	cmd, err := c.command(text)
+	if err != nil {
+		c.sess.Refuse(ctx, &cmd, err.Error())
+		return c.refuse(err, true)
+	}
+	step, err := c.sess.Check(ctx, &cmd)
+	if err != nil {
+		return c.refuse(err, true)
+	}
+	if resetsObjects(cmd.Class.Statements) {
+		c.objs.reset()
+	}
+	if err := c.q.push(expect{kind: expQuery, step: step}); err != nil {
+		step.End(gate.Outcome{NotRun: true, Error: err.Error()})
+		return err
+	}
+	return c.writeFrame('Q', body)
+}
+
+func (c *conn) onParse(ctx context.Context) error {
+	body, err := c.cr.Body()
+	if err != nil {
+		return err
+	}
+	var m pgproto3.Parse
+	if err := m.Decode(body); err != nil {
+		return protoErrorf("malformed Parse message: %v", err)
+	}
+	cmd, err := c.command(m.Query)
+	if err != nil {
+		c.sess.Refuse(ctx, &cmd, err.Error())
+		return c.refuse(err, false)
+	}
+	if _, err := c.sess.Decide(ctx, &cmd); err != nil {
+		return c.refuse(err, false)
+	}
+	p := &prepared{cmd: cmd, paramOIDs: m.ParameterOIDs, batch: c.batch}
+	c.objs.addStmt(m.Name, p)
+	if err := c.q.push(expect{kind: expParse, stmt: p}); err != nil {
+		return err
+	}
+	return c.writeFrame('P', body)
+}
+
+func (c *conn) onBind() error {
+	body, err := c.cr.Body()
+	if err != nil {
+		return err
+	}
+	var m pgproto3.Bind
+	if err := m.Decode(body); err != nil {
+		return protoErrorf("malformed Bind message: %v", err)
+	}
+	if err := c.flushForWait(); err != nil {
+		return err
+	}
+	stmt := c.objs.resolveStmt(m.PreparedStatement, c.batch)
+	if stmt == nil {
+		return c.refuse(&wireError{code: codeInvalidStatementName,
+			msg: fmt.Sprintf("gatehouse: prepared statement %q is unknown to the gateway, so it cannot be bound", m.PreparedStatement),
+			hint: "prepare statements with the extended protocol's Parse on this connection; statements created with SQL PREPARE run only with SQL EXECUTE"}, false)
+	}
+	p := &portal{stmt: stmt, batch: c.batch}
+	c.objs.mu.Lock()
+	oids := stmt.paramOIDs
+	c.objs.mu.Unlock()
+	p.params, p.nulls = renderParams(m.Parameters, m.ParameterFormatCodes, oids)
+	c.objs.addPortal(m.DestinationPortal, p)
+	if err := c.q.push(expect{kind: expBind, portal: p}); err != nil {
+		return err
+	}
+	return c.writeFrame('B', body)
+}
+
+func (c *conn) onExecute(ctx context.Context) error {
+	body, err := c.cr.Body()
+	if err != nil {
+		return err
+	}
+	name, ok := cstring(body)
+	if !ok || len(body) != len(name)+5 {
+		return protoErrorf("malformed Execute message")
+	}
+	if err := c.flushForWait(); err != nil {
+		return err
+	}
+	p := c.objs.resolvePortal(name, c.batch)
+	if p == nil {
+		return c.refuse(&wireError{code: "34000", msg: fmt.Sprintf("gatehouse: portal %q is unknown to the gateway, so it cannot be executed", name)}, false)
+	}
+	cmd := p.stmt.cmd
+	cmd.Params, cmd.ParamNulls = p.params, p.nulls
+	step, err := c.sess.Check(ctx, &cmd)
+	if err != nil {
+		return c.refuse(err, false)
+	}
+	if resetsObjects(cmd.Class.Statements) {
+		c.objs.reset()
+	}
+	if err := c.q.push(expect{kind: expExecute, step: step}); err != nil {
+		step.End(gate.Outcome{NotRun: true, Error: err.Error()})
+		return err
+	}
+	return c.writeFrame('E', body)
+}
+
+func (c *conn) onDescribe() error {
+	body, err := c.cr.Body()
+	if err != nil {
+		return err
+	}
+	var m pgproto3.Describe
+	if err := m.Decode(body); err != nil {
+		return protoErrorf("malformed Describe message: %v", err)
+	}
+	e := expect{kind: expDescribe}
+	if m.ObjectType == 'S' {
+		c.objs.mu.Lock()
+		e.stmt = c.objs.stmts[m.Name]
+		c.objs.mu.Unlock()
+	}
+	if err := c.q.push(e); err != nil {
+		return err
+	}
+	return c.writeFrame('D', body)
+}
+
+func (c *conn) onClose() error {
+	body, err := c.cr.Body()
+	if err != nil {
+		return err
+	}
+	var m pgproto3.Close
+	if err := m.Decode(body); err != nil {
+		return protoErrorf("malformed Close message: %v", err)
+	}
+	if m.ObjectType == 'S' {
+		c.objs.dropStmt(m.Name)
+	} else {
+		c.objs.dropPortal(m.Name)
+	}
+	if err := c.q.push(expect{kind: expClose}); err != nil {
+		return err
+	}
+	return c.writeFrame('C', body)
+}
+
+// onFunctionCall refuses the fast-path FunctionCall message: it calls a
+// function by OID, outside any statement the gateway could classify.
+func (c *conn) onFunctionCall(ctx context.Context) error {
+	if err := c.cr.Skip(); err != nil {
+		return err
+	}
+	msg := "the FunctionCall protocol message is not allowed through gatehouse; call the function in a SELECT instead"
+	cmd := gate.Command{Text: "<FunctionCall message>", Class: gate.Class{Kind: gate.KindAdmin, Statements: []string{"FUNCTION CALL"}}}
+	c.sess.Refuse(ctx, &cmd, msg)
+	return c.refuse(&wireError{code: codeInsufficientPrivilege, msg: "gatehouse: " + msg}, true)
+}
+
+// refuse answers the current message with an error without running it. So
+// that the upstream's state matches what a real refusal would leave (the
+// implicit transaction rolled back, an explicit one aborted, the rest of an
+// extended-protocol batch skipped), it sends the upstream a Bind of a
+// statement that cannot exist; the upstream's error for it is replaced by
+// this one on the way back. For a simple query (simple=true) a Sync follows,
+// whose ReadyForQuery ends the client's query; otherwise the client loop
+// discards messages until the client's own Sync, as the server would.
+func (c *conn) refuse(cause error, simple bool) error {
+	resp := errorResponse(cause, false)
+	if errors.Is(cause, gate.ErrTokenExpired) {
+		return cause
+	}
+	if err := c.q.push(expect{kind: expDenied, denial: resp}); err != nil {
+		return err
+	}
+	var nonce [8]byte
+	_, _ = rand.Read(nonce[:])
+	bind := &pgproto3.Bind{PreparedStatement: "gatehouse_refused_" + hex.EncodeToString(nonce[:])}
+	if err := writeMsg(c.uw, &c.uscratch, bind); err != nil {
+		return err
+	}
+	if simple {
+		if err := c.q.push(expect{kind: expSync}); err != nil {
+			return err
+		}
+		return writeMsg(c.uw, &c.uscratch, &pgproto3.Sync{})
+	}
+	c.skipping = true
+	return nil
+}
+
+// flushForWait sends buffered upstream writes before the client loop may
+// wait for an upstream answer (resolveStmt, resolvePortal).
+func (c *conn) flushForWait() error { return c.uw.Flush() }
+
+// resetsObjects reports whether statements drop prepared statements in ways
+// the gateway does not follow by name.
+func resetsObjects(tags []string) bool {
+	for _, t := range tags {
+		if t == "DEALLOCATE" || t == "DISCARD" || t == "DEALLOCATE ALL" || t == "DISCARD ALL" {
+			return true
+		}
+	}
+	return false
+}
+
+// cstring returns the NUL-terminated string at the start of b.
+func cstring(b []byte) (string, bool) {
+	i := bytes.IndexByte(b, 0)
+	if i < 0 {
+		return "", false
+	}
+	return string(b[:i]), true
+}
+
+func asParseError(err error) error {
+	type positioned interface{ Position() int }
+	pe := &parseError{msg: err.Error()}
+	var p positioned
+	if errors.As(err, &p) {
+		pe.pos = int32(p.Position())
+	}
+	return pe
+}

@@ -1,0 +1,182 @@
+package pgwire
+
+import (
+	"sync"
+
+	"github.com/gatehouse/gatehouse/internal/gate"
+)
+
+// The gateway keeps its own view of the client's prepared statements and
+// portals so that an Execute is decided and recorded with the text that the
+// upstream will actually run. A Parse or Bind the upstream rejects (or skips
+// after an earlier error) does not replace the previous object of that name,
+// so every object remembers the one it replaced until the upstream has
+// answered. A name the gateway does not know is refused (fail closed).
+
+// objState is what the upstream said about a Parse or Bind.
+type objState uint8
+
+const (
+	objPending objState = iota // sent, not yet answered
+	objOK                      // ParseComplete / BindComplete received
+	objFailed                  // rejected, or skipped after an earlier error
+)
+
+// prepared is a statement created with Parse.
+type prepared struct {
+	cmd       gate.Command // Text, Class, Request; Params unset
+	paramOIDs []uint32     // from Parse, completed by ParameterDescription
+	batch     uint64       // the client's sync-batch when it was parsed
+	state     objState
+	prev      *prepared
+}
+
+// portal is a bound statement created with Bind.
+type portal struct {
+	stmt   *prepared
+	params []string
+	nulls  []bool
+	batch  uint64
+	state  objState
+	prev   *portal
+}
+
+// objects tracks statements and portals. The client loop reads and writes
+// the maps; the upstream loop sets states. mu guards states, paramOIDs and
+// prev links; cond wakes a client loop waiting for an answer.
+type objects struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	stmts   map[string]*prepared
+	portals map[string]*portal
+	closed  bool
+}
+
+func newObjects() *objects {
+	o := &objects{stmts: map[string]*prepared{}, portals: map[string]*portal{}}
+	o.cond = sync.NewCond(&o.mu)
+	return o
+}
+
+// setStmt records the upstream's answer to a Parse.
+func (o *objects) setStmt(p *prepared, s objState) {
+	o.mu.Lock()
+	p.state = s
+	if s == objOK {
+		p.prev = nil
+	}
+	o.mu.Unlock()
+	o.cond.Broadcast()
+}
+
+// setPortal records the upstream's answer to a Bind.
+func (o *objects) setPortal(p *portal, s objState) {
+	o.mu.Lock()
+	p.state = s
+	if s == objOK {
+		p.prev = nil
+	}
+	o.mu.Unlock()
+	o.cond.Broadcast()
+}
+
+// setParamOIDs stores a statement's parameter types from
+// ParameterDescription.
+func (o *objects) setParamOIDs(p *prepared, oids []uint32) {
+	o.mu.Lock()
+	p.paramOIDs = oids
+	o.mu.Unlock()
+}
+
+// close wakes waiters for good: the connection is ending.
+func (o *objects) close() {
+	o.mu.Lock()
+	o.closed = true
+	o.mu.Unlock()
+	o.cond.Broadcast()
+}
+
+// resolveStmt returns the statement the upstream will use for name in the
+// current batch, waiting for the answer to a Parse sent in an earlier batch
+// (flush must have been called). nil: no such statement.
+func (o *objects) resolveStmt(name string, batch uint64) *prepared {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	p := o.stmts[name]
+	for p != nil && !o.closed {
+		switch {
+		case p.state == objOK, p.state == objPending && p.batch == batch:
+			// Same batch: if the Parse fails, the upstream skips
+			// everything up to Sync, this message included.
+			return p
+		case p.state == objFailed:
+			p = p.prev
+		default:
+			o.cond.Wait()
+		}
+	}
+	return p
+}
+
+// resolvePortal is resolveStmt for portals.
+func (o *objects) resolvePortal(name string, batch uint64) *portal {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	p := o.portals[name]
+	for p != nil && !o.closed {
+		switch {
+		case p.state == objOK, p.state == objPending && p.batch == batch:
+			return p
+		case p.state == objFailed:
+			p = p.prev
+		default:
+			o.cond.Wait()
+		}
+	}
+	return p
+}
+
+// addStmt registers a Parse, keeping the statement it may replace.
+func (o *objects) addStmt(name string, p *prepared) {
+	o.mu.Lock()
+	p.prev = o.stmts[name]
+	for p.prev != nil && p.prev.state == objFailed {
+		p.prev = p.prev.prev
+	}
+	o.stmts[name] = p
+	o.mu.Unlock()
+}
+
+// addPortal registers a Bind, keeping the portal it may replace.
+func (o *objects) addPortal(name string, p *portal) {
+	o.mu.Lock()
+	p.prev = o.portals[name]
+	for p.prev != nil && p.prev.state == objFailed {
+		p.prev = p.prev.prev
+	}
+	o.portals[name] = p
+	o.mu.Unlock()
+}
+
+// dropStmt forgets a statement (Close, or a simple Query for the unnamed
+// statement).
+func (o *objects) dropStmt(name string) {
+	o.mu.Lock()
+	delete(o.stmts, name)
+	o.mu.Unlock()
+}
+
+func (o *objects) dropPortal(name string) {
+	o.mu.Lock()
+	delete(o.portals, name)
+	o.mu.Unlock()
+}
+
+// reset forgets everything: after SQL DEALLOCATE or DISCARD, whose effect
+// on names the gateway does not track, later Binds of old names are refused.
+func (o *objects) reset() {
+	o.mu.Lock()
+	o.stmts = map[string]*prepared{}
+	o.portals = map[string]*portal{}
+	o.mu.Unlock()
+}
