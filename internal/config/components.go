@@ -1,0 +1,51 @@
+package config
+
+import (
+	"github.com/gatehouse/gatehouse/internal/gate"
+	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/pgwire"
+	"github.com/gatehouse/gatehouse/internal/policy"
+)
+
+// PolicyConfig is the policy engine's configuration.
+func (f *File) PolicyConfig() policy.Config {
+	var pc policy.Config
+	for _, p := range f.Policies {
+		pp := policy.PolicyConfig{Name: p.Name, Match: p.Match, Connections: p.Connections}
+		for _, r := range p.Rules {
+			pp.Rules = append(pp.Rules, policy.RuleConfig{Name: r.Name, When: r.When, Action: r.Action, Message: r.Message,
+				Approvers: r.Approvers, Required: r.Required, Mode: r.Mode})
+		}
+		pc.Policies = append(pc.Policies, pp)
+	}
+	return pc
+}
+
+// IssuerConfigs are the trusted issuers for identity.Config.
+func (f *File) IssuerConfigs() []identity.IssuerConfig {
+	var out []identity.IssuerConfig
+	for _, is := range f.Identity.Issuers {
+		out = append(out, identity.IssuerConfig{URL: is.URL, Audience: is.Audience, GroupsClaim: is.GroupsClaim})
+	}
+	return out
+}
+
+// Upstreams are the PostgreSQL connections for pgwire, by name.
+func (f *File) Upstreams() map[string]*pgwire.Upstream {
+	out := map[string]*pgwire.Upstream{}
+	for _, c := range f.Conns {
+		if c.Kind != "postgres" {
+			continue
+		}
+		out[c.Name] = &pgwire.Upstream{Name: c.Name, Address: c.Address, Database: c.Database, User: c.User,
+			Password: c.Password, TLS: c.TLS, CAFile: c.CAFile}
+	}
+	return out
+}
+
+// Principals returns the parsed admins and auditors lists (validated).
+func (f *File) Principals() (admins, auditors gate.Principals) {
+	admins, _ = gate.ParsePrincipals(f.Access.Admins)
+	auditors, _ = gate.ParsePrincipals(f.Access.Auditors)
+	return admins, auditors
+}

@@ -1,0 +1,130 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const sample = `listen:
+  postgres: 127.0.0.1:6432
+  http: 127.0.0.1:8080
+store: sqlite:///tmp/gh.db
+identity:
+  issuers:
+    - url: https://token.actions.githubusercontent.com
+      audience: gatehouse
+access:
+  admins: ["group:platform"]
+  auditors: ["group:security"]
+connections:
+  - name: shop
+    kind: postgres
+    address: db.internal:5432
+    database: shop
+    user: svc_shop
+    password: ${SHOP_DB_PASSWORD}
+    tls: prefer
+policies:
+  - name: agents
+    match: '"agents" in identity.groups'
+    connections: [shop]
+    rules:
+      - name: reads
+        when: 'command.kind in ["read"]'
+        action: allow
+`
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestParseSample(t *testing.T) {
+	f, err := Parse("gh.yaml", []byte(sample), env(map[string]string{"SHOP_DB_PASSWORD": "s3cr:et #1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Conns[0].Password; got != "s3cr:et #1" {
+		t.Fatalf("password = %q", got)
+	}
+	if f.Identity.Issuers[0].GroupsClaim != "groups" {
+		t.Fatalf("groups_claim default not applied")
+	}
+	if u := f.Upstreams()["shop"]; u == nil || u.User != "svc_shop" || u.TLS != "prefer" {
+		t.Fatalf("upstreams = %+v", f.Upstreams())
+	}
+	if pc := f.PolicyConfig(); len(pc.Policies) != 1 || pc.Policies[0].Rules[0].Action != "allow" {
+		t.Fatalf("policy config = %+v", pc)
+	}
+}
+
+// Each case breaks the sample one way; the error must name the key and
+// the line so a user can find it.
+func TestParseErrorsNameKeyAndLine(t *testing.T) {
+	cases := []struct {
+		name, old, new string
+		env            map[string]string
+		want           []string
+	}{
+		{"unknown key", "    tls: prefer\n", "    tls: prefer\n    tsl: x\n", nil, []string{"gh.yaml:20", "tsl"}},
+		{"unknown top key", "store:", "stroe: x\nstore:", nil, []string{"gh.yaml:4", "stroe"}},
+		{"missing env", "", "", map[string]string{}, []string{"gh.yaml:18", "connections[0].password", "SHOP_DB_PASSWORD is not set"}},
+		{"bad tls mode", "tls: prefer", "tls: maybe", nil, []string{"gh.yaml:19", "connections[0].tls", "verify-full"}},
+		{"verify-full without ca", "tls: prefer", "tls: verify-full", nil, []string{"connections[0].ca_file", "required"}},
+		{"bad kind", "kind: postgres", "kind: oracle", nil, []string{"connections[0].kind", "oracle"}},
+		{"bad address", "db.internal:5432", "db.internal", nil, []string{"connections[0].address"}},
+		{"policy names unknown connection", "connections: [shop]", "connections: [shopp]", nil, []string{"policies[0].connections[0]", "shopp", "gh.yaml:23"}},
+		{"bad access entry", `["group:platform"]`, `["platform"]`, nil, []string{"access.admins", "group:NAME"}},
+		{"http issuer", "https://token.actions", "http://token.actions", nil, []string{"identity.issuers[0].url", "https"}},
+		{"no audience", "      audience: gatehouse\n", "", nil, []string{"identity.issuers[0].audience", "required"}},
+		{"bad store", "sqlite:///tmp/gh.db", "mysql://x", nil, []string{"store", "mysql"}},
+		{"two documents", "", "---\na: 1\n", nil, []string{"one YAML document"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			src := sample
+			if tc.old != "" || tc.new != "" {
+				if tc.old == "" {
+					src += tc.new
+				} else {
+					src = strings.Replace(src, tc.old, tc.new, 1)
+				}
+			}
+			e := tc.env
+			if e == nil {
+				e = map[string]string{"SHOP_DB_PASSWORD": "x"}
+			}
+			_, err := Parse("gh.yaml", []byte(src), env(e))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestPasswordFileAndEscapes(t *testing.T) {
+	dir := t.TempDir()
+	pf := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pf, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := strings.Replace(sample, "password: ${SHOP_DB_PASSWORD}", "password_file: "+pf, 1)
+	src = strings.Replace(src, "user: svc_shop", "user: \"$${LITERAL}\"", 1)
+	f, err := Parse("x", []byte(src), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Conns[0].Password != "from-file" || f.Conns[0].User != "${LITERAL}" {
+		t.Fatalf("password %q user %q", f.Conns[0].Password, f.Conns[0].User)
+	}
+	both := strings.Replace(sample, "password: ${SHOP_DB_PASSWORD}", "password: x\n    password_file: "+pf, 1)
+	if _, err := Parse("x", []byte(both), env(nil)); err == nil || !strings.Contains(err.Error(), "not both") {
+		t.Fatalf("password and password_file: %v", err)
+	}
+}

@@ -1,0 +1,188 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/gate"
+)
+
+// defaults fills in what the file leaves out.
+func (f *File) defaults() {
+	if f.Node == "" {
+		f.Node, _ = os.Hostname()
+		if f.Node == "" {
+			f.Node = "gatehouse"
+		}
+	}
+	if f.Listen.Postgres == "" {
+		f.Listen.Postgres = "127.0.0.1:6432"
+	}
+	if f.Listen.HTTP == "" {
+		f.Listen.HTTP = "127.0.0.1:8080"
+	}
+	if f.Store == "" {
+		f.Store = "sqlite:///var/lib/gatehouse/gatehouse.db"
+	}
+	for i := range f.Identity.Issuers {
+		if f.Identity.Issuers[i].GroupsClaim == "" {
+			f.Identity.Issuers[i].GroupsClaim = "groups"
+		}
+	}
+	for i := range f.Conns {
+		if f.Conns[i].TLS == "" {
+			f.Conns[i].TLS = "prefer"
+		}
+	}
+	if f.Limits.MaxMessageSize == 0 {
+		f.Limits.MaxMessageSize = 64 << 20
+	}
+	if f.Limits.StartupTimeout == 0 {
+		f.Limits.StartupTimeout = Duration(15 * time.Second)
+	}
+	if f.Limits.ShutdownGrace == 0 {
+		f.Limits.ShutdownGrace = Duration(30 * time.Second)
+	}
+}
+
+// validate checks everything that can be checked without compiling
+// policies or contacting anything. Errors name the key and line.
+func (f *File) validate() error {
+	for key, addr := range map[string]string{"listen.postgres": f.Listen.Postgres, "listen.http": f.Listen.HTTP} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return f.errAt(key, "%q is not a host:port address", addr)
+		}
+	}
+	if err := f.validateStore(); err != nil {
+		return err
+	}
+	if (f.TLS.CertFile == "") != (f.TLS.KeyFile == "") {
+		return f.errAt("tls", "set both cert_file and key_file, or neither (a self-signed certificate is then generated)")
+	}
+	if err := f.validateIdentity(); err != nil {
+		return err
+	}
+	for key, list := range map[string][]string{"access.admins": f.Access.Admins, "access.auditors": f.Access.Auditors} {
+		if _, err := gate.ParsePrincipals(list); err != nil {
+			return f.errAt(key, "%v", err)
+		}
+	}
+	names := map[string]bool{}
+	for i := range f.Conns {
+		if err := f.validateConnection(i, names); err != nil {
+			return err
+		}
+	}
+	for i, p := range f.Policies {
+		for j, c := range p.Connections {
+			if c != "*" && !names[c] {
+				return f.errAt(fmt.Sprintf("policies[%d].connections[%d]", i, j), "no connection named %q", c)
+			}
+		}
+	}
+	if f.Limits.MaxMessageSize < 1<<16 {
+		return f.errAt("limits.max_message_size", "%d is too small (at least 65536)", f.Limits.MaxMessageSize)
+	}
+	return nil
+}
+
+func (f *File) validateStore() error {
+	u, err := url.Parse(f.Store)
+	if err != nil {
+		return f.errAt("store", "not a URL: want sqlite:///path/to/file.db or postgres://user:password@host:5432/db")
+	}
+	switch u.Scheme {
+	case "sqlite":
+		if u.Path == "" {
+			return f.errAt("store", "sqlite URL has no path: want sqlite:///absolute/path/gatehouse.db")
+		}
+	case "postgres", "postgresql":
+	default:
+		return f.errAt("store", "unknown scheme %q: want sqlite:// or postgres://", u.Scheme)
+	}
+	return nil
+}
+
+func (f *File) validateIdentity() error {
+	if len(f.Identity.Issuers) == 0 && !f.Identity.Dev {
+		return f.errAt("identity", "no token issuer: configure identity.issuers (or identity.dev: true for a trial)")
+	}
+	seen := map[string]bool{}
+	for i, is := range f.Identity.Issuers {
+		key := fmt.Sprintf("identity.issuers[%d]", i)
+		u, err := url.Parse(is.URL)
+		if err != nil || u.Host == "" {
+			return f.errAt(key+".url", "%q is not an absolute URL", is.URL)
+		}
+		if u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname())) {
+			return f.errAt(key+".url", "issuer URLs must use https (plain http is accepted only for loopback test issuers)")
+		}
+		if is.Audience == "" {
+			return f.errAt(key+".audience", "required: the audience tokens must be issued for (e.g. gatehouse)")
+		}
+		if seen[is.URL] {
+			return f.errAt(key+".url", "issuer %q is listed twice", is.URL)
+		}
+		seen[is.URL] = true
+	}
+	return nil
+}
+
+func (f *File) validateConnection(i int, names map[string]bool) error {
+	c := &f.Conns[i]
+	key := fmt.Sprintf("connections[%d]", i)
+	switch {
+	case c.Name == "":
+		return f.errAt(key+".name", "required")
+	case strings.ContainsAny(c.Name, " \t/\x00"):
+		return f.errAt(key+".name", "%q: connection names cannot contain spaces, slashes or NUL", c.Name)
+	case names[c.Name]:
+		return f.errAt(key+".name", "connection %q is defined twice", c.Name)
+	}
+	names[c.Name] = true
+	if c.Kind != "postgres" {
+		return f.errAt(key+".kind", "%q is not supported (supported: postgres)", c.Kind)
+	}
+	if _, _, err := net.SplitHostPort(c.Address); err != nil {
+		return f.errAt(key+".address", "%q is not a host:port address", c.Address)
+	}
+	if c.Database == "" {
+		return f.errAt(key+".database", "required")
+	}
+	if c.User == "" {
+		return f.errAt(key+".user", "required")
+	}
+	if c.Password != "" && c.PasswordFile != "" {
+		return f.errAt(key+".password_file", "set password or password_file, not both")
+	}
+	if c.PasswordFile != "" {
+		b, err := os.ReadFile(c.PasswordFile)
+		if err != nil {
+			return f.errAt(key+".password_file", "%v", err)
+		}
+		c.Password = strings.TrimRight(string(b), "\r\n")
+		c.PasswordFile = ""
+	}
+	switch c.TLS {
+	case "disable", "prefer", "require":
+	case "verify-full":
+		if c.CAFile == "" {
+			return f.errAt(key+".ca_file", "required with tls: verify-full")
+		}
+	default:
+		return f.errAt(key+".tls", "%q: want disable, prefer, require or verify-full", c.TLS)
+	}
+	return nil
+}
+
+func isLoopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
