@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/ext"
 
@@ -52,11 +53,28 @@ func newEnv() (*cel.Env, error) {
 		cel.OptionalTypes(),
 		ext.Strings(),
 		ext.Sets(),
+		// Literal checks at compile time. Regex literals are checked when the
+		// program is planned (OptOptimize), whose message names the problem.
+		cel.ASTValidators(cel.ValidateDurationLiterals(), cel.ValidateTimestampLiterals(), cel.ValidateHomogeneousAggregateLiterals()),
+		cel.ASTValidators(noStructLiterals{}),
 	}
 	for _, v := range variables {
 		opts = append(opts, cel.Variable(v.name, v.typ.celType))
 	}
 	return cel.NewEnv(opts...)
+}
+
+// noStructLiterals rejects object construction (gatehouse.Command{...}):
+// the variables are the only objects a policy sees, and a literal would only
+// fail at run time.
+type noStructLiterals struct{}
+
+func (noStructLiterals) Name() string { return "gatehouse.no_struct_literals" }
+
+func (noStructLiterals) Validate(_ *cel.Env, _ cel.ValidatorConfig, a *ast.AST, iss *cel.Issues) {
+	for _, e := range ast.MatchDescendants(ast.NavigateAST(a), ast.KindMatcher(ast.StructKind)) {
+		iss.ReportErrorAtID(e.ID(), "%s values cannot be constructed in a policy", e.AsStruct().TypeName())
+	}
 }
 
 // compileExpr parses, type-checks and plans src. The result type must be
