@@ -77,25 +77,26 @@ func (r *remoteKeys) run(c *fetchCall) {
 	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
 	defer cancel()
 	f, err := fetchKeys(ctx, r.client, r.issuer)
-	r.mu.Lock()
-	r.lastErr = err
-	if err == nil {
-		sortKeys(f.keys)
-		r.keys, r.fetchedAt = f.keys, r.clock.Now()
-	}
-	r.call = nil
-	close(c.done)
-	r.mu.Unlock()
-
+	// Log before publishing the result, so that whoever waited for this
+	// fetch finds the reason in the log.
 	for _, s := range f.skipped {
 		r.log.Warn("identity: ignoring a key of the issuer's key set", "issuer", r.issuer, "why", s)
 	}
 	if err != nil {
 		r.log.Error("identity: cannot fetch the issuer's signing keys; its tokens fail until a retry succeeds",
 			"issuer", r.issuer, "err", err, "retry_after", retryInterval)
-		return
+	} else {
+		r.log.Info("identity: fetched the issuer's signing keys", "issuer", r.issuer, "jwks_uri", f.jwksURI, "keys", len(f.keys))
+		sortKeys(f.keys)
 	}
-	r.log.Info("identity: fetched the issuer's signing keys", "issuer", r.issuer, "jwks_uri", f.jwksURI, "keys", len(f.keys))
+	r.mu.Lock()
+	r.lastErr = err
+	if err == nil {
+		r.keys, r.fetchedAt = f.keys, r.clock.Now()
+	}
+	r.call = nil
+	close(c.done)
+	r.mu.Unlock()
 }
 
 // mayFetchLocked reports whether a new fetch may start now. r.mu is held.

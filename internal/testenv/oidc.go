@@ -151,7 +151,7 @@ func (i *Issuer) AddKey(t testing.TB, alg string) string {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	i.serial++
-	kid := fmt.Sprintf("%s-%d", kind, i.serial)
+	kid := fmt.Sprintf("%s-%d-%x", kind, i.serial, randBytes(3)) // unique across issuers
 	jwk := publicJWK(priv.Public())
 	jwk["kid"], jwk["alg"], jwk["use"] = kid, alg, "sig"
 	i.keys[kid] = &issuerKey{alg: alg, priv: priv, published: true, jwk: jwk}
@@ -305,17 +305,28 @@ func StripSignature(token string) string {
 // TamperClaims merges claims into token's payload and keeps its signature.
 func TamperClaims(t testing.TB, token string, claims map[string]any) string {
 	t.Helper()
+	return tamper(t, token, 1, claims)
+}
+
+// TamperHeader merges members into token's header and keeps its signature.
+func TamperHeader(t testing.TB, token string, members map[string]any) string {
+	t.Helper()
+	return tamper(t, token, 0, members)
+}
+
+func tamper(t testing.TB, token string, part int, members map[string]any) string {
+	t.Helper()
 	parts := strings.Split(token, ".")
-	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	raw, err := base64.RawURLEncoding.DecodeString(parts[part])
 	var m map[string]any
 	if err == nil {
 		err = json.Unmarshal(raw, &m)
 	}
 	if err != nil {
-		t.Fatalf("testenv: TamperClaims: %v", err)
+		t.Fatalf("testenv: tampering with token part %d: %v", part, err)
 	}
-	mergeOmit(m, claims)
-	parts[1] = b64(mustJSON(t, m))
+	mergeOmit(m, members)
+	parts[part] = b64(mustJSON(t, m))
 	return strings.Join(parts, ".")
 }
 
