@@ -32,6 +32,19 @@ type lexer struct {
 	// exec is set inside a MySQL executable comment (/*! ... */), whose
 	// body is SQL; the next top-level */ ends it.
 	exec bool
+	// open is set when a quote or block comment ran to the end of the text
+	// unterminated.
+	open bool
+}
+
+// upTo maps the result of skipQuoted and skipDollar to the next index,
+// recording an unterminated construct (-1).
+func (l *lexer) upTo(i int) int {
+	if i < 0 {
+		l.open = true
+		return len(l.s)
+	}
+	return i
 }
 
 // next returns the body of the next complete top-level block comment
@@ -42,49 +55,75 @@ func (l *lexer) next() (body string, ok bool) {
 	s := l.s
 	for l.i < len(s) {
 		c := s[l.i]
-		switch {
-		case c == '\'':
-			l.i = skipQuoted(s, l.i+1, '\'', l.d == MySQL)
-		case c == '"':
-			l.i = skipQuoted(s, l.i+1, '"', l.d == MySQL)
-		case c == '`' && l.d == MySQL:
-			l.i = skipQuoted(s, l.i+1, '`', false)
-		case c == '-' && at(s, l.i+1) == '-' && (l.d == PostgreSQL || l.i+2 >= len(s) || s[l.i+2] <= ' ' || s[l.i+2] == 0x7f):
-			l.i = l.skipLine(l.i + 2)
-		case c == '#' && l.d == MySQL:
-			l.i = l.skipLine(l.i + 1)
-		case c == '*' && l.exec && at(s, l.i+1) == '/':
-			l.exec = false
-			l.i += 2
-		case c == '/' && at(s, l.i+1) == '*':
-			if l.d == MySQL && (at(s, l.i+2) == '!' || at(s, l.i+2) == 'M' && at(s, l.i+3) == '!') {
-				l.exec = true
-				l.i += 3
-				continue
-			}
-			start := l.i + 2
-			end, next, closed := l.skipBlock(start)
-			l.i = next
-			if closed {
-				return s[start:end], true
-			}
-		case c == '$' && l.d == PostgreSQL:
-			l.i = skipDollar(s, l.i)
-		case isWord(c):
+		switch class[c] {
+		case plain:
+			l.i++
+		case word:
 			j := l.i + 1
-			for j < len(s) && (isWord(s[j]) || s[j] == '$' && l.d == PostgreSQL && !isDigit(c)) {
+			for j < len(s) && (class[s[j]] == word || s[j] == '$' && l.d == PostgreSQL && !isDigit(c)) {
 				j++
 			}
 			if l.d == PostgreSQL && j == l.i+1 && (c == 'e' || c == 'E') && at(s, j) == '\'' {
-				j = skipQuoted(s, j+1, '\'', true) // E'...': backslash escapes
+				j = l.upTo(skipQuoted(s, j+1, '\'', true)) // E'...': backslash escapes
 			}
 			l.i = j
-		default:
-			l.i++
+		case special:
+			switch {
+			case c == '\'':
+				l.i = l.upTo(skipQuoted(s, l.i+1, '\'', l.d == MySQL))
+			case c == '"':
+				l.i = l.upTo(skipQuoted(s, l.i+1, '"', l.d == MySQL))
+			case c == '`' && l.d == MySQL:
+				l.i = l.upTo(skipQuoted(s, l.i+1, '`', false))
+			case c == '-' && at(s, l.i+1) == '-' && (l.d == PostgreSQL || l.i+2 >= len(s) || s[l.i+2] <= ' ' || s[l.i+2] == 0x7f):
+				l.i = l.skipLine(l.i + 2)
+			case c == '#' && l.d == MySQL:
+				l.i = l.skipLine(l.i + 1)
+			case c == '*' && l.exec && at(s, l.i+1) == '/':
+				l.exec = false
+				l.i += 2
+			case c == '/' && at(s, l.i+1) == '*':
+				if l.d == MySQL && (at(s, l.i+2) == '!' || at(s, l.i+2) == 'M' && at(s, l.i+3) == '!') {
+					l.exec = true
+					l.i += 3
+					continue
+				}
+				start := l.i + 2
+				end, next, closed := l.skipBlock(start)
+				l.i = next
+				if closed {
+					return s[start:end], true
+				}
+				l.open = true
+			case c == '$' && l.d == PostgreSQL:
+				l.i = l.upTo(skipDollar(s, l.i))
+			default:
+				l.i++
+			}
 		}
 	}
 	return "", false
 }
+
+// Byte classes for the top-level loop: most bytes are plain and cost one
+// table lookup.
+const (
+	plain   = iota
+	word    // letters, digits, '_', bytes >= 0x80
+	special // may start a quote or a comment in some dialect
+)
+
+var class = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c >= 0x80:
+			t[c] = word
+		case strings.IndexByte("'\"`-#*/$", byte(c)) >= 0:
+			t[c] = special
+		}
+	}
+	return t
+}()
 
 // skipBlock skips a block comment whose body starts at i. It returns the
 // end of the body, the index after the closing */, and whether the comment
@@ -118,9 +157,9 @@ func (l *lexer) skipBlock(i int) (end, next int, closed bool) {
 }
 
 // skipQuoted returns the index after the quote q that closes a quoted
-// string or identifier whose body starts at i. A doubled quote stands for
-// itself; with backslash, a backslash escapes the next byte. Unterminated:
-// len(s).
+// string or identifier whose body starts at i, or -1 if none does. A
+// doubled quote stands for itself; with backslash, a backslash escapes the
+// next byte.
 func skipQuoted(s string, i int, q byte, backslash bool) int {
 	for i < len(s) {
 		switch s[i] {
@@ -139,7 +178,7 @@ func skipQuoted(s string, i int, q byte, backslash bool) int {
 			i++
 		}
 	}
-	return len(s)
+	return -1
 }
 
 // skipLine returns the index of the end of the line comment whose body
@@ -154,7 +193,7 @@ func (l *lexer) skipLine(i int) int {
 
 // skipDollar handles a '$' at i in PostgreSQL: a parameter ($1), a dollar
 // quote ($$...$$, $tag$...$tag$) or a stray '$'. It returns the index after
-// what it skipped.
+// what it skipped, or -1 for an unterminated dollar quote.
 func skipDollar(s string, i int) int {
 	j := i + 1
 	if j < len(s) && isDigit(s[j]) {
@@ -173,16 +212,14 @@ func skipDollar(s string, i int) int {
 	delim := s[i : j+1]
 	k := strings.Index(s[j+1:], delim)
 	if k < 0 {
-		return len(s)
+		return -1
 	}
 	return j + 1 + k + len(delim)
 }
 
 // isWord reports whether c can continue an identifier or keyword (and start
 // one, or a number). Bytes >= 0x80 are identifier bytes in both dialects.
-func isWord(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || isDigit(c) || c >= 0x80
-}
+func isWord(c byte) bool { return class[c] == word }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
