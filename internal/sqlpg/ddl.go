@@ -67,7 +67,9 @@ func (w *walker) ddl(n *pg.Node) string {
 	case *pg.Node_DefineStmt:
 		return "CREATE " + objectName(x.DefineStmt.Kind)
 	case *pg.Node_CreateDomainStmt:
-		w.exprs(x.CreateDomainStmt.Constraints)
+		for _, c := range x.CreateDomainStmt.Constraints {
+			w.constraintOrExpr(c)
+		}
 		return "CREATE DOMAIN"
 	case *pg.Node_AlterDomainStmt:
 		w.constraintOrExpr(x.AlterDomainStmt.Def)
@@ -152,7 +154,9 @@ func (w *walker) createTable(s *pg.CreateStmt) {
 			w.unknownNode(e)
 		}
 	}
-	w.exprs(s.Constraints)
+	for _, c := range s.Constraints {
+		w.constraintOrExpr(c)
+	}
 	if ps := s.Partspec; ps != nil {
 		for _, p := range ps.PartParams {
 			w.expr(p.GetPartitionElem().GetExpr())
