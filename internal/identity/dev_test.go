@@ -3,6 +3,7 @@ package identity
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
@@ -141,10 +142,10 @@ func TestParseDevKeyRefusesOthers(t *testing.T) {
 	NewDevIssuer(nil, "")
 }
 
-func mustKey(t *testing.T) []byte {
+func mustKey(t testing.TB) ed25519.PrivateKey {
 	k, err := GenerateDevKey()
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	return k
 }
