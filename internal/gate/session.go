@@ -67,7 +67,15 @@ type OpenRequest struct {
 // fails, ErrAuditUnavailable (wrapped) when the session cannot be recorded.
 func (g *Gate) Open(ctx context.Context, req OpenRequest) (*Session, error) {
 	info := SessionInfo{Target: req.Target, ClientAddr: req.ClientAddr, User: req.User, Protocol: req.Protocol}
-	id, err := g.auth.Authenticate(ctx, req.Token)
+	var (
+		id  *Identity
+		err error
+	)
+	if req.Token == "" {
+		err = &AuthError{Reason: "missing", Detail: "no token: send an OIDC token as the password or bearer credential"}
+	} else {
+		id, err = g.auth.Authenticate(ctx, req.Token)
+	}
 	if err == nil && !id.Expiry.IsZero() && !g.clock.Now().Before(id.Expiry) {
 		err = &AuthError{Reason: "expired", Detail: "token expired at " + id.Expiry.UTC().Format(time.RFC3339)}
 	}

@@ -218,7 +218,7 @@ func TestCancelRequest(t *testing.T) {
 	c := connect(t, h.dsn(tokenAgent))
 	errc := make(chan error, 1)
 	go func() {
-		_, err := c.Exec(context.Background(), "SELECT pg_sleep(20)")
+		_, err := c.Exec(context.Background(), "SELECT pg_sleep(60)")
 		errc <- err
 	}()
 	// Wait until the sleep runs upstream, then cancel through the gateway.
@@ -226,7 +226,7 @@ func TestCancelRequest(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var n int
-		if err := admin.QueryRow(context.Background(), "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(20)' AND state = 'active'").Scan(&n); err != nil {
+		if err := admin.QueryRow(context.Background(), "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)' AND state = 'active'").Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		if n == 1 {
@@ -245,7 +245,7 @@ func TestCancelRequest(t *testing.T) {
 		if pe := pgErr(t, err); pe.Code != "57014" {
 			t.Fatalf("want query_canceled, got %v", pe)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("cancel had no effect")
 	}
 	// A cancel request with a wrong key is ignored.

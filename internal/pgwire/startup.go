@@ -152,7 +152,7 @@ func (c *conn) startupMessage(version uint32, body []byte) (startupParams, error
 				"set session settings with SET after connecting")
 		default:
 			if kind := c.srv.cfg.Classifier.ParamKind(k, v); kind != gate.KindSession && kind != gate.KindRead {
-				return sp, fatalf(codeInsufficientPrivilege, fmt.Sprintf("gatehouse: startup parameter %q is not allowed: setting it is a %s action", k, kind), "")
+				return sp, fatalf(codeInsufficientPrivilege, fmt.Sprintf("gatehouse: startup parameter %q is not allowed: setting it is classified %s, and only session settings may be sent at start-up", k, kind), "")
 			}
 			sp.runtime[k] = v
 		}
@@ -193,9 +193,6 @@ func (c *conn) readPassword() (string, error) {
 	tok, ok := bytes.CutSuffix(body, []byte{0})
 	if !ok || bytes.IndexByte(tok, 0) >= 0 {
 		return "", protoErrorf("malformed password message")
-	}
-	if len(tok) == 0 {
-		return "", &gate.AuthError{Reason: "missing", Detail: "no token: send an OIDC token as the password"}
 	}
 	return string(tok), nil
 }
