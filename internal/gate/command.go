@@ -107,7 +107,7 @@ type Command struct {
 	// protocol has none). A NULL parameter is recorded as nil in ParamNulls.
 	Params []string `json:"params,omitempty"`
 	// ParamNulls marks, per Params index, a NULL value; nil means none.
-	ParamNulls []bool `json:"param_nulls,omitempty"`
+	ParamNulls []bool  `json:"param_nulls,omitempty"`
 	Class      Class   `json:"class"`
 	Request    Request `json:"request"`
 }

@@ -26,7 +26,9 @@ func (t Tokens) Authenticate(_ context.Context, token string) (*gate.Identity, e
 type PolicyFunc func(gate.Input) gate.Decision
 
 // Decide calls f.
-func (f PolicyFunc) Decide(_ context.Context, in gate.Input) (gate.Decision, error) { return f(in), nil }
+func (f PolicyFunc) Decide(_ context.Context, in gate.Input) (gate.Decision, error) {
+	return f(in), nil
+}
 
 // AllowKinds allows commands of the listed kinds and denies the rest with a
 // rule named "test/kinds".

@@ -86,7 +86,9 @@ type wireError struct {
 
 func (e *wireError) Error() string { return e.msg }
 
-func fatalf(code, msg, hint string) error { return &wireError{code: code, msg: msg, hint: hint, fatal: true} }
+func fatalf(code, msg, hint string) error {
+	return &wireError{code: code, msg: msg, hint: hint, fatal: true}
+}
 
 // parseError is the classifier's refusal to parse a statement.
 type parseError struct {

@@ -2,7 +2,6 @@ package pgwire
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/gate"
 	"github.com/gatehouse/gatehouse/internal/gatetest"
+	"github.com/gatehouse/gatehouse/internal/sqlpg"
 	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
@@ -23,10 +23,10 @@ func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 // cmd/gatehouse.
 type fakeClassifier struct{}
 
-func (fakeClassifier) Classify(sql string) (*gate.Class, error) {
+func (fakeClassifier) Classify(sql string, _ sqlpg.Resolver) (*gate.Class, error) {
 	s := strings.ToUpper(strings.TrimSpace(sql))
 	if strings.HasPrefix(s, "SYNTAX ERROR") {
-		return nil, errors.New(`syntax error at or near "SYNTAX"`)
+		return nil, &sqlpg.ParseError{Message: `syntax error at or near "SYNTAX"`, Cursor: 1}
 	}
 	word, _, _ := strings.Cut(s, " ")
 	word = strings.TrimRight(word, ";")

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/gatehouse/gatehouse/internal/gate"
+	"github.com/gatehouse/gatehouse/internal/sqlpg"
 )
 
 // clientLoop reads client messages until the connection ends. Each message
@@ -98,7 +99,7 @@ func (c *conn) writeFrame(typ byte, body []byte) error {
 // agent's stated intent. A parse failure is returned as *parseError.
 func (c *conn) command(text string) (gate.Command, error) {
 	cmd := gate.Command{Text: text, Request: c.srv.cfg.Intent(text)}
-	class, err := c.srv.cfg.Classifier.Classify(text)
+	class, err := c.srv.cfg.Classifier.Classify(text, nil)
 	if err != nil {
 		return cmd, asParseError(err)
 	}
@@ -176,7 +177,7 @@ func (c *conn) onBind() error {
 	stmt := c.objs.resolveStmt(m.PreparedStatement, c.batch)
 	if stmt == nil {
 		return c.refuse(&wireError{code: codeInvalidStatementName,
-			msg: fmt.Sprintf("gatehouse: prepared statement %q is unknown to the gateway, so it cannot be bound", m.PreparedStatement),
+			msg:  fmt.Sprintf("gatehouse: prepared statement %q is unknown to the gateway, so it cannot be bound", m.PreparedStatement),
 			hint: "prepare statements with the extended protocol's Parse on this connection; statements created with SQL PREPARE run only with SQL EXECUTE"}, false)
 	}
 	p := &portal{stmt: stmt, batch: c.batch}
@@ -333,11 +334,10 @@ func cstring(b []byte) (string, bool) {
 }
 
 func asParseError(err error) error {
-	type positioned interface{ Position() int }
 	pe := &parseError{msg: err.Error()}
-	var p positioned
-	if errors.As(err, &p) {
-		pe.pos = int32(p.Position())
+	var se *sqlpg.ParseError
+	if errors.As(err, &se) {
+		pe.msg, pe.pos = se.Message, int32(se.Cursor)
 	}
 	return pe
 }

@@ -11,13 +11,16 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/gate"
+	"github.com/gatehouse/gatehouse/internal/sqlpg"
 )
 
 // Classifier turns statement text into a classification. *sqlpg.Classifier
 // implements it. A nil error means the text parsed; the returned Class is
 // shared and must not be modified.
 type Classifier interface {
-	Classify(sql string) (*gate.Class, error)
+	// Classify returns the class of sql; prepared resolves names for SQL
+	// EXECUTE and may be nil. The only error is a *sqlpg.ParseError.
+	Classify(sql string, prepared sqlpg.Resolver) (*gate.Class, error)
 	// ParamKind is the kind of setting a run-time parameter, used to vet
 	// StartupMessage parameters like the equivalent SET.
 	ParamKind(name, value string) gate.Kind

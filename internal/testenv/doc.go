@@ -1,6 +1,7 @@
-// Package testenv starts throwaway servers for tests: PostgreSQL (initdb +
-// pg_ctl into a temporary directory, SCRAM password auth, TLS, a random
-// port) and an in-process OIDC issuer.
+// Package testenv gives tests throwaway servers: PostgreSQL (from
+// internal/tempdb: initdb + pg_ctl into a temporary directory, SCRAM
+// password auth, TLS, a random port) with a fresh database per test, and an
+// in-process OIDC issuer.
 //
 // Servers are real and private to the test binary; tests never touch the
 // machine's already-running services. A package that uses a shared server

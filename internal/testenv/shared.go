@@ -3,6 +3,8 @@ package testenv
 import (
 	"sync"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/tempdb"
 )
 
 var shared struct {
@@ -20,7 +22,7 @@ func SharedPostgres(t testing.TB) *Postgres {
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	if shared.pg == nil && shared.err == nil {
-		shared.pg, shared.err = StartPostgres(PostgresOptions{})
+		shared.pg, shared.err = StartPostgres(tempdb.PostgresOptions{})
 	}
 	if shared.err != nil {
 		t.Fatalf("testenv: %v", shared.err)

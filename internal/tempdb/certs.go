@@ -1,4 +1,4 @@
-package testenv
+package tempdb
 
 import (
 	"crypto/ecdsa"
