@@ -111,10 +111,17 @@ func postgresEngine(t *testing.T) engine {
 	return e
 }
 
-// engines runs f against both engines.
+// factories make a fresh database of each engine.
+var factories = []struct {
+	name string
+	make func(t *testing.T) engine
+}{{"sqlite", sqliteEngine}, {"postgres", postgresEngine}}
+
+// engines runs f against a fresh database of each engine.
 func engines(t *testing.T, f func(t *testing.T, e engine)) {
-	t.Run("sqlite", func(t *testing.T) { f(t, sqliteEngine(t)) })
-	t.Run("postgres", func(t *testing.T) { f(t, postgresEngine(t)) })
+	for _, fac := range factories {
+		t.Run(fac.name, func(t *testing.T) { f(t, fac.make(t)) })
+	}
 }
 
 func newRecorder(t *testing.T, st store.Store, chain string, mod ...func(*Config)) *Recorder {

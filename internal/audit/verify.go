@@ -177,7 +177,10 @@ func verifyChain(ctx context.Context, st store.Store, chain string, anchors []He
 		if err != nil {
 			return cr, fmt.Errorf("audit: verify chain %q: %w", chain, err)
 		}
-		if rec.Seq != want {
+		switch {
+		case rec.Seq != want && want == 1:
+			flag(want, ReasonMissing, "the chain starts at seq %d: %d record(s) removed", rec.Seq, rec.Seq-want)
+		case rec.Seq != want:
 			flag(want, ReasonMissing, "seq %d is followed by seq %d: %d record(s) removed", want-1, rec.Seq, rec.Seq-want)
 		}
 		if !bytes.Equal(rec.PrevHash, prev) {
