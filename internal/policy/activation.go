@@ -72,15 +72,10 @@ func (as *activations) put(a *activation) {
 
 // ResolveName implements interpreter.Activation.
 func (a *activation) ResolveName(name string) (any, bool) {
-	switch name {
-	case "identity":
-		return &a.objs[0], true
-	case "connection":
-		return &a.objs[1], true
-	case "command":
-		return &a.objs[2], true
-	case "request":
-		return &a.objs[3], true
+	for i := range variables {
+		if variables[i].name == name {
+			return &a.objs[i], true
+		}
 	}
 	return nil, false
 }

@@ -11,7 +11,7 @@
 //	    no rule true: deny ("no rule of policy P allows this K command")
 //	no policy applies: deny ("no policy applies to SUBJECT on connection C")
 //
-// Expressions see four typed variables (see Schema):
+// Expressions see four typed variables (declared in types.go):
 //
 //	identity   {issuer, sub, email, groups, scopes, claims, grants}
 //	connection {name, kind}

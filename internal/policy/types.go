@@ -61,8 +61,8 @@ var (
 // numVariables is len(variables).
 const numVariables = 4
 
-// variables maps each top-level variable name to its type, in activation
-// slot order (see activation.ResolveName).
+// variables lists the top-level variables; an activation holds one object
+// per entry, at the same index.
 var variables = [numVariables]struct {
 	name string
 	typ  *structType
