@@ -1,0 +1,157 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/gate"
+)
+
+// DevTokenRequest is what POST /dev/token accepts.
+type DevTokenRequest struct {
+	Subject string   `json:"sub"`
+	Groups  []string `json:"groups,omitempty"`
+	Email   string   `json:"email,omitempty"`
+	TTL     string   `json:"ttl,omitempty"` // Go duration, default 1h
+}
+
+// Config wires the admin HTTP server. Auth and Trail are required.
+type Config struct {
+	Auth     gate.Authenticator
+	Trail    gate.Trail
+	Admins   gate.Principals
+	Auditors gate.Principals
+	// Health reports whether the gateway can serve (store reachable,
+	// listeners up). Nil means always healthy.
+	Health func(ctx context.Context) error
+	// Metrics serves /metrics; nil leaves it out.
+	Metrics http.Handler
+	// DevToken mints a token when the gateway is its own dev issuer; nil
+	// disables /dev/token. It is served to loopback clients only.
+	DevToken func(DevTokenRequest) (token string, expires time.Time, err error)
+	Logger   *slog.Logger
+}
+
+// Server is the admin HTTP handler.
+type Server struct {
+	cfg Config
+	mux *http.ServeMux
+	log *slog.Logger
+}
+
+// New builds the handler.
+func New(cfg Config) (*Server, error) {
+	if cfg.Auth == nil || cfg.Trail == nil {
+		return nil, errors.New("web: Config.Auth and Config.Trail are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger}
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	if cfg.Metrics != nil {
+		s.mux.Handle("GET /metrics", cfg.Metrics)
+	}
+	s.mux.HandleFunc("GET /api/sessions", s.reader(s.listSessions))
+	s.mux.HandleFunc("GET /api/sessions/{id}", s.reader(s.getSession))
+	if cfg.DevToken != nil {
+		s.mux.HandleFunc("POST /dev/token", s.devToken)
+	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Health != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		if err := s.cfg.Health(ctx); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// authenticate verifies the bearer token. It writes 401 and returns nil on
+// failure.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) *gate.Identity {
+	auth := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(auth, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
+		writeError(w, http.StatusUnauthorized, "missing bearer token: send Authorization: Bearer <OIDC token>")
+		return nil
+	}
+	id, err := s.cfg.Auth.Authenticate(r.Context(), strings.TrimSpace(token))
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse", error="invalid_token"`)
+		writeError(w, http.StatusUnauthorized, err.Error())
+		return nil
+	}
+	return id
+}
+
+// reader wraps a handler that needs an admin or auditor.
+func (s *Server) reader(h func(http.ResponseWriter, *http.Request, *gate.Identity)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := s.authenticate(w, r)
+		if id == nil {
+			return
+		}
+		if !s.cfg.Admins.Match(id) && !s.cfg.Auditors.Match(id) {
+			writeError(w, http.StatusForbidden, "forbidden: "+id.String()+" is in neither access.admins nor access.auditors")
+			return
+		}
+		h(w, r, id)
+	}
+}
+
+func (s *Server) devToken(w http.ResponseWriter, r *http.Request) {
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		writeError(w, http.StatusForbidden, "dev tokens are issued to loopback clients only")
+		return
+	}
+	var req DevTokenRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid request body: "+err.Error())
+		return
+	}
+	if req.Subject == "" {
+		writeError(w, http.StatusBadRequest, "sub is required")
+		return
+	}
+	tok, exp, err := s.cfg.DevToken(req)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"token": tok, "expires_at": exp.UTC()})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
