@@ -34,6 +34,9 @@ type engine struct {
 	// breakInserts makes every insert into audit_records fail until
 	// fixInserts; the store's connections stay up.
 	breakInserts, fixInserts func(t *testing.T)
+	// killConnections terminates the server side of every connection to
+	// the database (PostgreSQL only).
+	killConnections func(t *testing.T)
 }
 
 func (e engine) open(t *testing.T) store.Store {
@@ -100,6 +103,13 @@ func postgresEngine(t *testing.T) engine {
 		}
 	}
 	e.unlock = func(t *testing.T) { e.exec(t, `ALTER TABLE audit_records DISABLE TRIGGER audit_records_append_only`) }
+	e.killConnections = func(t *testing.T) {
+		t.Helper()
+		err := pg.Exec(context.Background(), "", `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '`+db.Name+`'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	e.breakInserts = func(t *testing.T) {
 		e.exec(t, `CREATE FUNCTION injected_failure() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$`)
 		e.exec(t, `CREATE TRIGGER injected_failure BEFORE INSERT ON audit_records FOR EACH ROW EXECUTE FUNCTION injected_failure()`)

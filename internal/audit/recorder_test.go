@@ -281,3 +281,40 @@ func TestNewValidates(t *testing.T) {
 		t.Error("New on a closed store succeeded")
 	}
 }
+
+func TestPostgresConnectionsKilled(t *testing.T) {
+	ctx := context.Background()
+	e := postgresEngine(t)
+	st := e.open(t)
+	r := newRecorder(t, st, "node-1")
+	record(t, r, openEvent("s1", "orders", "bot", 0))
+	e.killConnections(t)
+	// The store's pooled connections are dead. Each Record either fails
+	// (fail closed) or commits on a fresh connection; it must never claim
+	// a commit that did not happen, nor leave a hole.
+	var ok []int
+	for i := 1; i <= 5; i++ {
+		err := r.Record(ctx, stepEvent("s1", i, "SELECT 1", gate.Allow, "", 0))
+		t.Logf("Record after kill #%d: %v", i, err)
+		if err == nil {
+			ok = append(ok, i)
+		}
+	}
+	if len(ok) == 0 || ok[len(ok)-1] != 5 {
+		t.Fatalf("the recorder did not recover: successes %v", ok)
+	}
+	steps := map[int]bool{}
+	for _, rec := range scan(t, st, "node-1") {
+		if rec.Kind == "step" {
+			steps[rec.Step] = true
+		}
+	}
+	for _, i := range ok {
+		if !steps[i] {
+			t.Errorf("step %d was acknowledged but is not in the store", i)
+		}
+	}
+	if rep, err := Verify(ctx, st, ""); err != nil || !rep.OK() {
+		t.Fatalf("verify: %v %v", rep.First(), err)
+	}
+}
