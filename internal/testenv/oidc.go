@@ -48,13 +48,21 @@ type Issuer struct {
 	now      func() time.Time
 	discIss  string // issuer named in discovery; "" means URL()
 	down     bool
-	hold     chan struct{}
+	hold     *jwksHold
 	jwksN    int
 	discN    int
 	login    map[string]any
 	codes    map[string]authCode
 	codeSeed int
 }
+
+// jwksHold is one HoldJWKS: requests wait until ch closes (once).
+type jwksHold struct {
+	ch   chan struct{}
+	once sync.Once
+}
+
+func (h *jwksHold) release() { h.once.Do(func() { close(h.ch) }) }
 
 type issuerKey struct {
 	alg       string
@@ -109,7 +117,14 @@ func NewIssuer(t testing.TB) *Issuer {
 	mux.HandleFunc("GET /authorize", i.serveAuthorize)
 	mux.HandleFunc("POST /token", i.serveToken)
 	i.srv = httptest.NewServer(mux)
-	t.Cleanup(i.srv.Close)
+	t.Cleanup(func() {
+		i.mu.Lock()
+		if i.hold != nil { // a test that forgot to release must not hang Close
+			i.hold.release()
+		}
+		i.mu.Unlock()
+		i.srv.Close()
+	})
 	return i
 }
 
@@ -216,22 +231,19 @@ func (i *Issuer) SetDiscoveryIssuer(iss string) { i.mu.Lock(); i.discIss = iss; 
 func (i *Issuer) SetDown(down bool) { i.mu.Lock(); i.down = down; i.mu.Unlock() }
 
 // HoldJWKS makes JWKS requests wait (after being counted) until release is
-// called. release is idempotent.
+// called, or the test ends. release is idempotent.
 func (i *Issuer) HoldJWKS() (release func()) {
-	ch := make(chan struct{})
+	h := &jwksHold{ch: make(chan struct{})}
 	i.mu.Lock()
-	i.hold = ch
+	i.hold = h
 	i.mu.Unlock()
-	var once sync.Once
 	return func() {
-		once.Do(func() {
-			i.mu.Lock()
-			if i.hold == ch {
-				i.hold = nil
-			}
-			i.mu.Unlock()
-			close(ch)
-		})
+		h.release()
+		i.mu.Lock()
+		if i.hold == h {
+			i.hold = nil
+		}
+		i.mu.Unlock()
 	}
 }
 
@@ -383,7 +395,7 @@ func (i *Issuer) serveJWKS(w http.ResponseWriter, r *http.Request) {
 	i.mu.Unlock()
 	if hold != nil {
 		select {
-		case <-hold:
+		case <-hold.ch:
 		case <-r.Context().Done():
 			return
 		}
