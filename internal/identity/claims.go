@@ -34,17 +34,46 @@ func (is *issuer) identity(claims map[string]any, now time.Time) (*gate.Identity
 	if err != nil {
 		return nil, err
 	}
+	id, err := mapClaims(claims, is.url, is.groupsClaim)
+	if err != nil {
+		return nil, err
+	}
+	id.Expiry = exp
+	return id, nil
+}
+
+// FromClaims maps claims to an identity exactly as Authenticate does for a
+// verified token of issuer iss whose groups claim is groupsClaim, but
+// verifies nothing: it is for tools that show what a policy would decide
+// for given claims (gatehouse explain), never for authentication.
+func FromClaims(claims map[string]any, iss, groupsClaim string) (*gate.Identity, error) {
+	if groupsClaim == "" {
+		groupsClaim = DefaultGroupsClaim
+	}
+	id, err := mapClaims(claims, iss, groupsClaim)
+	if err != nil {
+		return nil, err
+	}
+	if exp, ok, _ := numericDate(claims, "exp"); ok {
+		id.Expiry = exp
+	}
+	return id, nil
+}
+
+// mapClaims builds the identity fields from claims (sub, email, groups,
+// scopes); Expiry is left to the caller.
+func mapClaims(claims map[string]any, iss, groupsClaim string) (*gate.Identity, error) {
 	sub, _ := claims["sub"].(string)
 	if sub == "" {
 		return nil, fail(reasonMalformed, `token has no "sub" claim (a non-empty string naming the caller)`)
 	}
-	id := &gate.Identity{Issuer: is.url, Subject: sub, Claims: claims, Expiry: exp}
+	id := &gate.Identity{Issuer: iss, Subject: sub, Claims: claims}
 	if email, ok := claims["email"].(string); ok && !isFalse(claims["email_verified"]) {
 		id.Email = email
 	}
-	if v, ok := claims[is.groupsClaim]; ok {
+	if v, ok := claims[groupsClaim]; ok {
 		if id.Groups, ok = stringList(v); !ok {
-			return nil, fail(reasonMalformed, "token claim %q (the groups claim) is not a string or an array of strings", is.groupsClaim)
+			return nil, fail(reasonMalformed, "token claim %q (the groups claim) is not a string or an array of strings", groupsClaim)
 		}
 	}
 	for _, name := range []string{"scope", "scp"} {

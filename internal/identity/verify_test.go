@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -230,7 +231,7 @@ func header(t *testing.T, tok string) map[string]any {
 	var h map[string]any
 	raw, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
 	if err == nil {
-		err = jsonUnmarshal(raw, &h)
+		err = json.Unmarshal(raw, &h)
 	}
 	if err != nil {
 		t.Fatal(err)
