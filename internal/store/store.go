@@ -107,7 +107,8 @@ type SessionQuery struct {
 	TraceID string
 	// Since matches sessions opened at or after it.
 	Since time.Time
-	// Limit caps the rows returned; it must be positive.
+	// Limit caps the rows returned: DefaultListLimit when <= 0, at most
+	// MaxListLimit.
 	Limit int
 }
 
