@@ -24,7 +24,7 @@ var (
 // AuthError says which identity check failed. Reason is a short stable code
 // for metrics ("expired", "audience", "issuer", "signature", "malformed",
 // "algorithm", "not_yet_valid", "issued_in_future", "keys_unavailable",
-// "missing"); Detail is a sentence for the caller. Neither holds the token.
+// "missing", "too_large"); Detail is a sentence for the caller. Neither holds the token.
 type AuthError struct {
 	Reason string
 	Detail string

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/gate"
+	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/metrics"
+	"github.com/gatehouse/gatehouse/internal/pgwire"
+	"github.com/gatehouse/gatehouse/internal/policy"
+	"github.com/gatehouse/gatehouse/internal/sqlcomment"
+	"github.com/gatehouse/gatehouse/internal/sqlpg"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/web"
+)
+
+// devIssuerName is the iss of tokens minted by `gatehouse token`.
+const devIssuerName = "gatehouse-dev"
+
+// app is a running gateway: every component, built explicitly from the
+// configuration, and its listeners.
+type app struct {
+	cfg    *config.File
+	log    *slog.Logger
+	store  store.Store
+	rec    *audit.Recorder
+	trail  *audit.Trail
+	gate   *gate.Gate
+	pg     *pgwire.Server
+	http   *http.Server
+	dev    *identity.DevIssuer
+	auth   gate.Authenticator
+	pgAddr string
+	webURL string
+	ready  atomic.Bool
+	errc   chan error
+}
+
+// compilePolicy builds the policy engine; its errors name policy and rule.
+func compilePolicy(cfg *config.File) (*policy.Engine, error) {
+	return policy.New(cfg.PolicyConfig())
+}
+
+// start builds every component and starts the listeners. On error,
+// everything already started is stopped.
+func start(ctx context.Context, cfg *config.File, log *slog.Logger) (*app, error) {
+	a := &app{cfg: cfg, log: log, errc: make(chan error, 2)}
+	started := false
+	defer func() {
+		if !started {
+			a.stop(context.Background())
+		}
+	}()
+	pol, err := compilePolicy(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if a.store, err = store.Open(ctx, cfg.Store); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if a.rec, err = audit.New(ctx, audit.Config{Store: a.store, Chain: cfg.Node, Logger: log}); err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	a.trail = audit.NewTrail(a.store)
+	idCfg := identity.Config{Issuers: cfg.IssuerConfigs(), Logger: log}
+	if cfg.Identity.Dev {
+		if a.dev, err = devIssuer(ctx, a.store); err != nil {
+			return nil, err
+		}
+		idCfg.Dev = a.dev
+	}
+	verifier, err := identity.New(idCfg)
+	if err != nil {
+		return nil, fmt.Errorf("identity: %w", err)
+	}
+	a.auth = verifier
+	m := metrics.New()
+	if a.gate, err = gate.New(gate.Config{Authenticator: verifier, Policy: pol, Recorder: m.Recorder(a.rec), Logger: log}); err != nil {
+		return nil, err
+	}
+	pgHost, _, _ := net.SplitHostPort(cfg.Listen.Postgres)
+	tlsCfg, selfSigned, err := serverTLS(cfg.TLS.CertFile, cfg.TLS.KeyFile, pgHost)
+	if err != nil {
+		return nil, err
+	}
+	if selfSigned {
+		log.Info("no tls.cert_file configured: using a self-signed certificate (clients: sslmode=require)")
+	}
+	a.pg, err = pgwire.New(pgwire.Config{
+		Gate: a.gate, Classifier: sqlpg.New(sqlpg.Config{}), Intent: sqlcomment.Extract,
+		Upstreams: cfg.Upstreams(), TLS: tlsCfg, MaxMessageSize: cfg.Limits.MaxMessageSize,
+		StartupTimeout: cfg.Limits.StartupTimeout.D(), Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	admins, auditors := cfg.Principals()
+	wcfg := web.Config{Auth: verifier, Trail: a.trail, Admins: admins, Auditors: auditors, Metrics: m.Handler(), Logger: log,
+		Health: a.health}
+	if a.dev != nil {
+		wcfg.DevToken = a.mintDevToken
+	}
+	handler, err := web.New(wcfg)
+	if err != nil {
+		return nil, err
+	}
+	pgLn, err := net.Listen("tcp", cfg.Listen.Postgres)
+	if err != nil {
+		return nil, fmt.Errorf("listen.postgres: %w", err)
+	}
+	httpLn, err := net.Listen("tcp", cfg.Listen.HTTP)
+	if err != nil {
+		pgLn.Close()
+		return nil, fmt.Errorf("listen.http: %w", err)
+	}
+	a.pgAddr, a.webURL = pgLn.Addr().String(), "http://"+httpLn.Addr().String()
+	a.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	go func() { a.errc <- a.pg.Serve(pgLn) }()
+	go func() {
+		if err := a.http.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
+			a.errc <- err
+		}
+	}()
+	a.ready.Store(true)
+	started = true
+	log.Info("gatehouse is serving", "postgres", a.pgAddr, "http", a.webURL, "store", redactURL(cfg.Store), "node", cfg.Node,
+		"connections", len(cfg.Conns), "policy_version", pol.Version())
+	return a, nil
+}
+
+// health is /healthz: listeners up and the store answering.
+func (a *app) health(ctx context.Context) error {
+	if !a.ready.Load() {
+		return errors.New("listeners are not up")
+	}
+	if err := a.store.Ping(ctx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+// stop shuts down in order: stop taking connections and let running
+// statements finish (until ctx ends), then flush the audit trail and close
+// the store.
+func (a *app) stop(ctx context.Context) {
+	a.ready.Store(false)
+	if a.pg != nil {
+		if err := a.pg.Shutdown(ctx); err != nil {
+			a.log.Warn("sessions still running at the end of the grace period were closed", "err", err)
+		}
+	}
+	if a.http != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = a.http.Shutdown(sctx)
+		cancel()
+	}
+	if a.rec != nil {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := a.rec.Close(cctx); err != nil {
+			a.log.Error("closing the audit recorder", "err", err)
+		}
+		cancel()
+	}
+	if a.store != nil {
+		a.store.Close()
+	}
+}
+
+// devIssuer loads (or creates, once for all replicas) the dev signing key.
+func devIssuer(ctx context.Context, st store.Store) (*identity.DevIssuer, error) {
+	pemKey, err := st.Secret(ctx, "dev-issuer-key", func() ([]byte, error) {
+		k, err := identity.GenerateDevKey()
+		if err != nil {
+			return nil, err
+		}
+		return identity.MarshalDevKey(k)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dev issuer key: %w", err)
+	}
+	key, err := identity.ParseDevKey(pemKey)
+	if err != nil {
+		return nil, fmt.Errorf("dev issuer key: %w", err)
+	}
+	return identity.NewDevIssuer(key, devIssuerName), nil
+}
+
+func (a *app) mintDevToken(r web.DevTokenRequest) (string, time.Time, error) {
+	ttl := identity.DefaultDevTTL
+	if r.TTL != "" {
+		d, err := time.ParseDuration(r.TTL)
+		if err != nil || d <= 0 || d > 24*time.Hour {
+			return "", time.Time{}, fmt.Errorf("ttl %q: want a duration up to 24h such as 15m", r.TTL)
+		}
+		ttl = d
+	}
+	now := time.Now()
+	tok, err := a.dev.Sign(identity.DevClaims{Subject: r.Subject, Groups: r.Groups, Email: r.Email, TTL: ttl, IssuedAt: now})
+	return tok, now.Add(ttl), err
+}
