@@ -18,10 +18,10 @@ import (
 func newExplainCmd(g *globals) *cobra.Command {
 	var path, claims, conn string
 	cmd := &cobra.Command{
-		Use:   "explain --config FILE --claims JSON --connection NAME SQL",
-		Short: "Show how a statement is classified and decided, without connecting anywhere",
+		Use:     "explain --config FILE --claims JSON --connection NAME SQL",
+		Short:   "Show how a statement is classified and decided, without connecting anywhere",
 		Example: `  gatehouse explain --config gatehouse.yaml --claims '{"sub":"a","groups":["agents"]}' --connection shop "DELETE FROM orders"`,
-		Args: cobra.ExactArgs(1),
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := config.Load(path)
 			if err != nil {
