@@ -63,6 +63,10 @@ func ParamKind(name, value string) gate.Kind {
 	return k
 }
 
+// ParamKind is the package-level ParamKind, as a method so that a
+// *Classifier satisfies adapter interfaces that ask for both.
+func (c *Classifier) ParamKind(name, value string) gate.Kind { return ParamKind(name, value) }
+
 // paramKind is ParamKind with a reason for admin results. reset is true for
 // RESET and SET ... TO DEFAULT, which return a setting to its session
 // default: for client_encoding that is the startup value the proxy vetted.
