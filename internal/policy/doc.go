@@ -23,7 +23,9 @@
 // non-boolean result or a syntax error is a *ConfigError naming the policy,
 // the rule and the expression. The CEL standard library is available, plus
 // the strings and sets extensions and optional values
-// (identity.claims[?"tenant"].orValue("")).
+// (identity.claims[?"tenant"].orValue("")). Regular expression literals are
+// compiled in New too; object literals (gatehouse.Command{...}) are
+// rejected there.
 //
 // The four variables are declared CEL object types whose fields are read by
 // plain Go closures over the gate types (types.go, activation.go): no
