@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// psqlResult is what one run of the psql binary did.
+type psqlResult struct {
+	stdout, stderr string
+	code           int
+}
+
+func (r psqlResult) String() string {
+	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+}
+
+// needPsql skips the test when the psql binary is absent.
+func needPsql(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("psql"); err != nil {
+		t.Skip("psql is not installed (Debian package postgresql-client)")
+	}
+}
+
+// cleanEnv is the process environment without libpq's PG* variables and
+// with the C locale, so that psql messages are in English.
+func cleanEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "PG") || strings.HasPrefix(kv, "LC_") || strings.HasPrefix(kv, "LANG") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, append([]string{"LC_ALL=C", "PGCONNECT_TIMEOUT=30"}, extra...)...)
+}
+
+// psql runs the real psql binary against the gateway, token in PGPASSWORD
+// as a user would, with no psqlrc and ON_ERROR_STOP.
+func (g *gateway) psql(t *testing.T, token, sslmode string, args ...string) psqlResult {
+	t.Helper()
+	h, p := g.hostPort()
+	conn := fmt.Sprintf("host=%s port=%s dbname=shop user=psql-agent sslmode=%s", h, p, sslmode)
+	ctx, cancel := context.WithTimeout(context.Background(), e2eTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "psql", append([]string{"-X", "--no-password", "-v", "ON_ERROR_STOP=1", "-d", conn}, args...)...)
+	cmd.Env = cleanEnv("PGPASSWORD=" + token)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := psqlResult{stdout: out.String(), stderr: errb.String()}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("psql: %v", err)
+	}
+	return r
+}
+
+func TestE2EPsql(t *testing.T) {
+	needPsql(t)
+	forVariants(t, allVariants, func(t *testing.T, v variant) {
+		g := newGateway(t, gwOpts{variant: v})
+		tok := g.token(t, "psql-agent", groupAgents)
+
+		t.Run("select", func(t *testing.T) {
+			r := g.psql(t, tok, "require", "-At", "-c", "select count(*) from orders where status = 'paid'")
+			want := fmt.Sprint(g.directInt(t, "select count(*) from orders where status = 'paid'"))
+			if r.code != 0 || strings.TrimSpace(r.stdout) != want {
+				t.Fatalf("want %s and exit 0, got %s", want, r)
+			}
+		})
+
+		t.Run("drop denied", func(t *testing.T) {
+			r := g.psql(t, tok, "require", "-c", "drop table orders")
+			if r.code == 0 {
+				t.Fatalf("DROP through the gateway exited 0:\n%s", r)
+			}
+			if want := "gatehouse: denied by rule agents/no-schema-or-admin: schema and admin changes are not allowed for agents"; !strings.Contains(r.stderr, want) {
+				t.Fatalf("stderr lacks %q:\n%s", want, r)
+			}
+			if n := g.directInt(t, "select count(*) from orders"); n != 300 {
+				t.Fatalf("orders has %d rows after the denied DROP, want 300", n)
+			}
+		})
+
+		t.Run("write denied", func(t *testing.T) {
+			r := g.psql(t, tok, "require", "-c", "insert into notes values (1, 'psql')")
+			if r.code == 0 || !strings.Contains(r.stderr, "denied by rule agents/no-writes: agents may only read") {
+				t.Fatalf("INSERT was not denied:\n%s", r)
+			}
+			if n := g.directInt(t, "select count(*) from notes"); n != 0 {
+				t.Fatalf("notes has %d rows after the denied INSERT", n)
+			}
+		})
+
+		// psql implements its backslash commands with catalog queries
+		// (pg_catalog functions, regclass casts, CASE over relkind...);
+		// under the read-only policy they must all be reads.
+		t.Run("meta-commands", func(t *testing.T) {
+			cases := []struct{ cmd, want string }{
+				{`\d`, "orders"},
+				{`\d orders`, "customer_id"},
+				{`\d+ customers`, "Access method"},
+				{`\dt`, "customers"},
+				{`\dt+`, "Size"},
+				{`\di`, "orders_pkey"},
+				{`\dn`, "public"},
+				{`\df`, "List of functions"},
+				{`\dv`, "Did not find any relations"},
+				{`\du`, g.shop.User},
+				{`\l`, g.shop.Name},
+				{`\dx`, "plpgsql"},
+				{`\dT`, "List of data types"},
+				{`\z orders`, "Access privileges"},
+			}
+			for _, c := range cases {
+				r := g.psql(t, tok, "require", "-c", c.cmd)
+				if r.code != 0 || !strings.Contains(r.stdout+r.stderr, c.want) {
+					t.Errorf("%s: want exit 0 and %q in the output, got %s\n%s", c.cmd, c.want, r, g.lastDenials(t, "psql-agent"))
+				}
+			}
+		})
+
+		t.Run("sslmode=require", func(t *testing.T) {
+			// The gateway has no tls files configured, so it serves a
+			// self-signed certificate; require encrypts without verifying.
+			r := g.psql(t, tok, "require", "-c", `\conninfo`)
+			if r.code != 0 || !strings.Contains(r.stdout, "SSL connection (protocol: TLS") {
+				t.Fatalf("\\conninfo does not report TLS:\n%s", r)
+			}
+			r = g.psql(t, tok, "verify-full", "-c", "select 1")
+			if r.code == 0 {
+				t.Fatalf("verify-full accepted the self-signed certificate:\n%s", r)
+			}
+		})
+	})
+}
