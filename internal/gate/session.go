@@ -140,7 +140,7 @@ func (s *Session) Decide(ctx context.Context, cmd *Command) (Decision, error) {
 	}
 	d, err := s.g.policy.Decide(ctx, Input{Identity: s.Identity, Target: s.Target, Command: cmd})
 	if err != nil {
-		d = Decision{Action: Deny, Policy: d.Policy, Rule: d.Rule, Message: "policy evaluation failed: " + err.Error()}
+		d = Decision{Action: Deny, Policy: d.Policy, Rule: d.Rule, PolicyVersion: d.PolicyVersion, Message: "policy evaluation failed: " + err.Error()}
 	}
 	switch d.Action {
 	case Allow:

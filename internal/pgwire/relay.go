@@ -45,6 +45,12 @@ func (c *conn) clientLoop() error {
 
 func (c *conn) dispatch(ctx context.Context, typ byte) error {
 	switch typ {
+	case 'S', 'H', 'c', 'X': // Sync, Flush, CopyDone, Terminate have no body
+		if c.cr.Len() != 0 {
+			return protoErrorf("message %q has a body of %d bytes; it has none", typ, c.cr.Len())
+		}
+	}
+	switch typ {
 	case 'Q':
 		return c.onQuery(ctx)
 	case 'P':
@@ -61,7 +67,13 @@ func (c *conn) dispatch(ctx context.Context, typ byte) error {
 		c.skipping = false
 		c.batch++
 		return c.forwardExpect(expect{kind: expSync})
-	case 'H', 'd', 'c', 'f': // Flush; CopyData, CopyDone, CopyFail of COPY FROM STDIN
+	case 'H', 'c': // Flush, CopyDone
+		_, err := c.cr.Forward(c.uw)
+		return err
+	case 'd', 'f': // CopyData, CopyFail of COPY FROM STDIN: forwarded as is, within the size limit
+		if c.cr.Len() > c.srv.cfg.MaxMessageSize {
+			return protoErrorf("message %q of %d bytes exceeds the limit of %d bytes", typ, c.cr.Len(), c.srv.cfg.MaxMessageSize)
+		}
 		_, err := c.cr.Forward(c.uw)
 		return err
 	case 'F':
