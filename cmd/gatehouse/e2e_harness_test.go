@@ -260,9 +260,22 @@ func (g *gateway) dsn(user, token string) string {
 // closes it at cleanup.
 func (g *gateway) connect(t testing.TB, sub string, groups ...string) *pgx.Conn {
 	t.Helper()
+	return g.connectWith(t, sub, groups, nil)
+}
+
+// connectWith is connect with a chance to change pgx's configuration.
+func (g *gateway) connectWith(t testing.TB, sub string, groups []string, edit func(*pgx.ConnConfig)) *pgx.Conn {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), e2eTimeout)
 	defer cancel()
-	c, err := pgx.Connect(ctx, g.dsn(sub, g.token(t, sub, groups...)))
+	cc, err := pgx.ParseConfig(g.dsn(sub, g.token(t, sub, groups...)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(cc)
+	}
+	c, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
 		t.Fatalf("connect through the gateway as %s: %v", sub, err)
 	}
@@ -444,11 +457,12 @@ func (l *testLog) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
-// stepByText returns the first step whose text contains s, or fails.
+// stepByText returns the first step whose text contains s (ignoring
+// case), or fails.
 func stepByText(t testing.TB, rec *gate.SessionRecord, s string) gate.StepRecord {
 	t.Helper()
 	for _, st := range rec.Steps {
-		if strings.Contains(st.Command.Text, s) {
+		if strings.Contains(strings.ToLower(st.Command.Text), strings.ToLower(s)) {
 			return st
 		}
 	}
