@@ -3,16 +3,19 @@ package mask
 // cardScanner finds payment card numbers (credit_card).
 //
 // A match is 13 to 19 digits, either one unbroken run or groups joined by
-// single spaces, dashes or dots (mixed separators allowed; the first group
-// has at least 4 digits, every other group at least 3, which covers
-// 4-4-4-4, 4-6-5 and 4-4-4-4-3). A line break may join groups when every
-// group is 4 digits (the last one 1 to 4): a number wrapped in a text
-// field. The number must start with a major network's prefix (2 for 22-27,
+// single spaces, dashes or dots (mixed separators allowed). Grouped, the
+// first group has at least 4 digits and every other at least 3 (4-4-4-4,
+// 4-6-5, 4-6-4, 4-4-4-4-3), or every group but the last has 4 and the last
+// 1 to 4 (a formatter chunking by four: 4-4-4-1, 4-4-4-4-2). A line break
+// may join groups when every group is 4 digits (the last one 1 to 4): a
+// number wrapped in a text field. The number must start with a major network's prefix (2 for 22-27,
 // 30 and 34-39, 4, 5, 6: Visa, Mastercard, Amex, Diners, JCB, Discover,
 // UnionPay, Maestro, Mir) and pass the Luhn check. Letters may touch the
 // number ("card4111111111111111"). Not matched: an unbroken run that is the
 // fraction of a decimal number ("0.4111111111111111"), digits inside a hex
-// digest, a UUID or a hash token (exempt).
+// digest, a UUID or a hash token (exempt), and digits inside an IBAN-shaped
+// token (a country code with IBAN length, valid checksum or not:
+// "CH47 7992 0150 5274 7582 1" is a mistyped IBAN, not a card).
 //
 // Within a longer number, the earliest group that starts a valid card wins,
 // with the longest valid length from there ("12 4111 1111 1111 1111" masks
@@ -27,8 +30,12 @@ func (cardScanner) next(s []byte, from int) (int, int) {
 			return -1, -1
 		}
 		n, more := readGroups(s, j, g[:])
+		ibanEnd := -1
+		if j >= 2 && isLetter(s[j-1]) && isLetter(s[j-2]) && boundedLeft(s, j-2) {
+			ibanEnd, _ = ibanShape(s, j-2)
+		}
 		for a := 0; a < n; a++ {
-			if st, en, ok := cardAt(s, g[a:n]); ok {
+			if st, en, ok := cardAt(s, g[a:n]); ok && en > ibanEnd {
 				return st, en
 			}
 		}
@@ -43,10 +50,10 @@ func (cardScanner) next(s []byte, from int) (int, int) {
 // cardAt returns the longest valid card made of groups g[0:k], k >= 1.
 func cardAt(s []byte, g []group) (start, end int, ok bool) {
 	digits, best := 0, -1
-	newline, all4 := false, true
+	newline, all4, short := false, true, false
 	for b := range g {
 		if b > 0 {
-			if !single(g[b].sep, " -.\n") {
+			if !single(g[b].sep, " -.\n") || g[0].n < 4 {
 				break
 			}
 			if g[b].sep[0] == '\n' {
@@ -55,7 +62,11 @@ func cardAt(s []byte, g []group) (start, end int, ok bool) {
 			if g[b-1].n != 4 {
 				all4 = false
 			}
-			if g[b].n < 3 || g[0].n < 4 {
+			if short || (!all4 && g[b-1].n < 3) {
+				break // a short group only ends a chunked-by-four number
+			}
+			short = g[b].n < 3
+			if short && !all4 {
 				break
 			}
 		}

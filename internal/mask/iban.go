@@ -51,21 +51,44 @@ func (ibanScanner) next(s []byte, from int) (int, int) {
 
 // ibanAt reports whether an IBAN starts at s[i] and returns its end.
 func ibanAt(s []byte, i int) (int, bool) {
+	end, buf, n := ibanRead(s, i)
+	if n == 0 || !mod97(buf[:n]) {
+		return 0, false
+	}
+	return end, true
+}
+
+// ibanShape returns the end of an IBAN-shaped token at s[i], whatever its
+// checksum, or -1.
+func ibanShape(s []byte, i int) (int, bool) {
+	end, _, n := ibanRead(s, i)
+	if n == 0 {
+		return -1, false
+	}
+	return end, true
+}
+
+// ibanRead reads an IBAN-shaped token at s[i]: it returns the token's end
+// and its characters upper-cased without separators, n == 0 when there is
+// none.
+func ibanRead(s []byte, i int) (end int, buf [34]byte, n int) {
+	if i+4 > len(s) {
+		return 0, buf, 0
+	}
 	c0, c1 := s[i], s[i+1]
 	if class[c0]&class[c1]&(cUpper|cLower) == 0 || class[s[i+2]]&class[s[i+3]]&cDigit == 0 {
-		return 0, false
+		return 0, buf, 0
 	}
-	n := int(ibanLengths[ibanIndex(c0, c1)])
+	n = int(ibanLengths[ibanIndex(c0, c1)])
 	if n == 0 {
-		return 0, false
+		return 0, buf, 0
 	}
 	// Read n alphanumerics, allowing one separator kind after each group of 4.
-	var buf [34]byte
 	k, j := 0, i
 	var sep byte
 	for k < n {
 		if j >= len(s) {
-			return 0, false
+			return 0, buf, 0
 		}
 		c := s[j]
 		if isAlnum(c) {
@@ -79,18 +102,15 @@ func ibanAt(s []byte, i int) (int, bool) {
 			j++
 			continue
 		}
-		return 0, false
+		return 0, buf, 0
 	}
 	if !boundedRight(s, j) {
-		return 0, false
+		return 0, buf, 0
 	}
 	if sep != 0 && (s[i+4] != sep) {
-		return 0, false // grouped numbers are grouped from the start
+		return 0, buf, 0 // grouped numbers are grouped from the start
 	}
-	if !mod97(buf[:n]) {
-		return 0, false
-	}
-	return j, true
+	return j, buf, n
 }
 
 // mod97 reports whether the IBAN (upper case, no separators) has a valid

@@ -14,7 +14,8 @@ package mask
 // quad is an address: "1.2.3.4" is masked.
 //
 // IPv6: eight groups of 1-4 hex digits, or fewer with one "::"
-// (at least two groups, or exactly "::1"), optionally ending in a dotted
+// (at least two groups, one of them 3 or more digits, or exactly "::1":
+// "a::b" in code is not taken for an address), optionally ending in a dotted
 // IPv4 ("::ffff:192.0.2.1") and a zone ("fe80::1%eth0"). Times ("10:30:00")
 // and MAC addresses ("00:1a:2b:3c:4d:5e") have too few groups and no "::".
 type ipScanner struct{}
@@ -103,7 +104,7 @@ func ipv4Version(s []byte, i int) bool {
 
 // ipv6At parses an IPv6 address at s[i] and returns its end.
 func ipv6At(s []byte, i int) (int, bool) {
-	j, groups, compressed := i, 0, false
+	j, groups, compressed, long := i, 0, false, false
 	if j+1 < len(s) && s[j] == ':' && s[j+1] == ':' {
 		compressed = true
 		j += 2
@@ -116,6 +117,7 @@ func ipv6At(s []byte, i int) (int, bool) {
 			if end, ok := ipv4Tail(s, j); ok {
 				groups += 2
 				j = end
+				long = true
 				break
 			}
 		}
@@ -130,6 +132,7 @@ func ipv6At(s []byte, i int) (int, bool) {
 			break
 		}
 		groups++
+		long = long || k-j >= 3
 		j = k
 		if j+1 < len(s) && s[j] == ':' && s[j+1] == ':' {
 			if compressed {
@@ -150,7 +153,7 @@ func ipv6At(s []byte, i int) (int, bool) {
 		return 0, false
 	case compressed && groups > 7:
 		return 0, false
-	case compressed && groups < 2 && !(groups == 1 && j-i == 3 && s[i+2] == '1'):
+	case compressed && !(groups == 1 && j-i == 3 && s[i+2] == '1') && (groups < 2 || !long):
 		return 0, false
 	}
 	// Zone index.

@@ -113,7 +113,8 @@ func nanp(d []byte, g []group) bool {
 
 // trunk reports whether the groups are a national number with trunk prefix
 // 0: the first group has 2 to 5 digits and starts 0 then 1-9, every group
-// has at least 2 digits, 9 to 12 digits in all. Without parentheses all
+// has at least 2 digits, 9 to 12 digits in all, and the groups are not
+// 3-2-4 (an SSN's shape). Without parentheses all
 // separators must be the same (checked by the caller).
 func trunk(d []byte, g []group, paren bool) bool {
 	if len(d) < 9 || len(d) > 12 || len(g) < 2 || d[0] != 0 || d[1] == 0 {
@@ -121,6 +122,9 @@ func trunk(d []byte, g []group, paren bool) bool {
 	}
 	if g[0].n < 2 || g[0].n > 5 {
 		return false
+	}
+	if len(g) == 3 && g[0].n == 3 && g[1].n == 2 && g[2].n == 4 {
+		return false // 3-2-4 is the shape of an SSN
 	}
 	for _, gr := range g {
 		if gr.n < 2 {
