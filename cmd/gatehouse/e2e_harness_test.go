@@ -253,7 +253,7 @@ func (g *gateway) hostPort() (string, string) {
 // the gateway with token as the password.
 func (g *gateway) dsn(user, token string) string {
 	h, p := g.hostPort()
-	return fmt.Sprintf("host=%s port=%s dbname=shop user=%s password=%s sslmode=require connect_timeout=30", h, p, user, token)
+	return fmt.Sprintf("host=%s port=%s dbname=shop user=%s password='%s' sslmode=require connect_timeout=30", h, p, user, token)
 }
 
 // connect opens a pgx connection through the gateway as sub in groups and
