@@ -61,6 +61,10 @@ type Decision struct {
 	PolicyVersion string `json:"policy_version,omitempty"`
 	// Review carries the approval requirements when Action is Review.
 	Review *ReviewSpec `json:"review,omitempty"`
+	// ApprovalID names the approval request of a held command, or the
+	// approval that allowed it; ApprovedBy lists who approved.
+	ApprovalID string   `json:"approval_id,omitempty"`
+	ApprovedBy []string `json:"approved_by,omitempty"`
 }
 
 // ReviewSpec says who must approve a command held for review.

@@ -18,17 +18,21 @@ type Config struct {
 	Authenticator Authenticator
 	Policy        Policy
 	Recorder      Recorder
-	Clock         Clock
-	Logger        *slog.Logger
+	// Approver holds commands the policy sends to review. Nil: review
+	// decisions are denials saying approvals are not enabled.
+	Approver Approver
+	Clock    Clock
+	Logger   *slog.Logger
 }
 
 // Gate opens sessions. It is safe for concurrent use.
 type Gate struct {
-	auth   Authenticator
-	policy Policy
-	rec    Recorder
-	clock  Clock
-	log    *slog.Logger
+	auth     Authenticator
+	policy   Policy
+	rec      Recorder
+	approver Approver
+	clock    Clock
+	log      *slog.Logger
 }
 
 // New checks cfg and returns a Gate.
@@ -47,7 +51,7 @@ func New(cfg Config) (*Gate, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Gate{auth: cfg.Authenticator, policy: cfg.Policy, rec: cfg.Recorder, clock: cfg.Clock, log: cfg.Logger}, nil
+	return &Gate{auth: cfg.Authenticator, policy: cfg.Policy, rec: cfg.Recorder, approver: cfg.Approver, clock: cfg.Clock, log: cfg.Logger}, nil
 }
 
 // Clock returns the gate's clock, for adapters that time steps.
@@ -131,14 +135,16 @@ type Session struct {
 func (s *Session) Context() context.Context { return s.ctx }
 
 // Decide asks the policy about cmd. An allowed command gets its Decision and
-// a nil error; the caller then calls Begin before forwarding it. A denied
-// command (or one held for review while approvals are unavailable) is
-// recorded as a step and returned as a *DeniedError.
+// a nil error; the caller then calls Begin before forwarding it. A command
+// the policy sends to review gets a Review decision and a nil error when an
+// Approver is configured; the caller then calls Hold. A denied command (or
+// one held for review while approvals are not enabled) is recorded as a
+// step and returned as a *DeniedError.
 func (s *Session) Decide(ctx context.Context, cmd *Command) (Decision, error) {
 	if err := context.Cause(s.ctx); err != nil {
 		return Decision{}, err
 	}
-	d, err := s.g.policy.Decide(ctx, Input{Identity: s.Identity, Target: s.Target, Command: cmd})
+	d, err := s.g.policy.Decide(ctx, Input{Identity: s.withGrants(ctx), Target: s.Target, Command: cmd})
 	if err != nil {
 		d = Decision{Action: Deny, Policy: d.Policy, Rule: d.Rule, PolicyVersion: d.PolicyVersion, Message: "policy evaluation failed: " + err.Error()}
 	}
@@ -146,6 +152,9 @@ func (s *Session) Decide(ctx context.Context, cmd *Command) (Decision, error) {
 	case Allow:
 		return d, nil
 	case Review:
+		if s.g.approver != nil {
+			return d, nil
+		}
 		msg := "approval required"
 		if d.Message != "" {
 			msg += ": " + d.Message
@@ -158,6 +167,26 @@ func (s *Session) Decide(ctx context.Context, cmd *Command) (Decision, error) {
 	n := int(s.steps.Add(1))
 	s.g.record(ctx, Event{Kind: EventStep, Time: s.g.clock.Now(), SessionID: s.ID, Step: n, Command: cmd, Decision: &d})
 	return d, d.Denial()
+}
+
+// withGrants returns the session's identity with its active grants. Grants
+// only ever add permissions, so when they cannot be read the identity goes
+// without them (and the failure is logged).
+func (s *Session) withGrants(ctx context.Context) *Identity {
+	if s.g.approver == nil {
+		return s.Identity
+	}
+	grants, err := s.g.approver.Grants(ctx, s.Identity)
+	if err != nil {
+		s.g.log.Warn("reading grants failed; deciding without them", "session", s.ID, "err", err)
+		return s.Identity
+	}
+	if len(grants) == 0 {
+		return s.Identity
+	}
+	id := *s.Identity
+	id.Grants = grants
+	return &id
 }
 
 // Begin records an allowed step, write-ahead, and returns it. Only after
