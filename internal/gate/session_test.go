@@ -220,7 +220,9 @@ func (f *fakeApprover) Wait(ctx context.Context, id string) (*gate.Approval, err
 	return a, nil
 }
 
-func (f *fakeApprover) Grants(context.Context, *gate.Identity) ([]string, error) { return f.grants, nil }
+func (f *fakeApprover) Grants(context.Context, *gate.Identity) ([]string, error) {
+	return f.grants, nil
+}
 
 func hold(t *testing.T, e *env, s *gate.Session, cmd *gate.Command) (gate.Decision, error, *gate.Approval) {
 	t.Helper()
