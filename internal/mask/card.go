@@ -3,7 +3,7 @@ package mask
 // cardScanner finds payment card numbers (credit_card).
 //
 // A match is 13 to 19 digits, either one unbroken run or groups joined by
-// single spaces, dashes or dots (mixed separators allowed). Grouped, the
+// single spaces, dashes or dots, or two spaces (mixed separators allowed). Grouped, the
 // first group has at least 4 digits and every other at least 3 (4-4-4-4,
 // 4-6-5, 4-6-4, 4-4-4-4-3), or every group but the last has 4 and the last
 // 1 to 4 (a formatter chunking by four: 4-4-4-1, 4-4-4-4-2). A line break
@@ -53,7 +53,7 @@ func cardAt(s []byte, g []group) (start, end int, ok bool) {
 	newline, all4, short := false, true, false
 	for b := range g {
 		if b > 0 {
-			if !single(g[b].sep, " -.\n") || g[0].n < 4 {
+			if !(single(g[b].sep, " -.\n") || g[b].sep == [2]byte{' ', ' '}) || g[0].n < 4 {
 				break
 			}
 			if g[b].sep[0] == '\n' {

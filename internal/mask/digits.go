@@ -10,7 +10,8 @@ package mask
 // readers (and language models) take for digits; other Unicode digits are
 // not recognised. Separators are canonicalised to one byte: ' ' (space, tab
 // is not one, NO-BREAK SPACE U+00A0, NARROW NO-BREAK SPACE U+202F,
-// IDEOGRAPHIC SPACE U+3000), '-' (hyphen-minus, U+2010..U+2015, FULLWIDTH
+// IDEOGRAPHIC SPACE U+3000, and the invisible ZERO WIDTH SPACE, NON-JOINER,
+// JOINER and WORD JOINER, U+200B..U+200D and U+2060), '-' (hyphen-minus, U+2010..U+2015, FULLWIDTH
 // HYPHEN-MINUS U+FF0D), '.', '/', '(', ')', and '\n' (LF or CR LF).
 
 // maxGroups bounds the groups read at once; 19 digits (the longest card)
@@ -62,14 +63,17 @@ func sepAt(s []byte, i int) (c byte, w int) {
 		if i+1 < len(s) && s[i+1] == 0xA0 {
 			return ' ', 2
 		}
-	case 0xE2: // U+2010..U+2015, U+202F
+	case 0xE2: // U+2010..U+2015, U+202F; zero-width U+200B..U+200D, U+2060
 		if i+2 < len(s) && s[i+1] == 0x80 {
 			if s[i+2] >= 0x90 && s[i+2] <= 0x95 {
 				return '-', 3
 			}
-			if s[i+2] == 0xAF {
+			if s[i+2] == 0xAF || (s[i+2] >= 0x8B && s[i+2] <= 0x8D) {
 				return ' ', 3
 			}
+		}
+		if i+2 < len(s) && s[i+1] == 0x81 && s[i+2] == 0xA0 {
+			return ' ', 3
 		}
 	case 0xE3: // U+3000
 		if i+2 < len(s) && s[i+1] == 0x80 && s[i+2] == 0x80 {
