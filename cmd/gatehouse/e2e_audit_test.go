@@ -336,4 +336,3 @@ func (tm *tamper) seq(t *testing.T, session, kind string, step int) int64 {
 	}
 	return seq
 }
-
