@@ -1,6 +1,7 @@
 package mask
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -132,8 +133,12 @@ func (c Column) Mask(dst []byte, oid uint32, src []byte) ([]byte, Result) {
 	}
 	if oid == oidJSON || oid == oidJSONB {
 		v := src
-		if n := len(v); n >= 2 && v[0] == '"' && v[n-1] == '"' && !containsByte(v[1:n-1], '\\') {
-			v = v[1 : n-1]
+		if n := len(v); n >= 2 && v[0] == '"' && v[n-1] == '"' {
+			if !containsByte(v[1:n-1], '\\') {
+				v = v[1 : n-1]
+			} else if str, ok := unquoteJSON(v); ok {
+				v = str // rare: escapes in a JSON string
+			}
 		}
 		dst = append(dst, '"')
 		start := len(dst)
@@ -181,6 +186,15 @@ func kindOf(v []byte) Detector {
 		}
 	}
 	return noDetector
+}
+
+// unquoteJSON decodes a JSON string literal; it allocates.
+func unquoteJSON(v []byte) ([]byte, bool) {
+	var s string
+	if json.Unmarshal(v, &s) != nil {
+		return nil, false
+	}
+	return []byte(s), true
 }
 
 func containsByte(v []byte, b byte) bool {
