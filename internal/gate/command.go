@@ -87,6 +87,10 @@ type Class struct {
 	// Notes explains, for humans, why the kind is what it is when that is
 	// not obvious from Statements ("calls pg_terminate_backend").
 	Notes []string `json:"notes,omitempty"`
+	// MaskedPredicates lists the protected columns the command uses in
+	// predicates (WHERE, JOIN, ORDER BY, GROUP BY, HAVING), which can
+	// reveal masked values bit by bit. Set when masking applies.
+	MaskedPredicates []string `json:"masked_predicates,omitempty"`
 }
 
 // Request is what the caller said about why it sends a command: the agent's
@@ -110,4 +114,7 @@ type Command struct {
 	ParamNulls []bool  `json:"param_nulls,omitempty"`
 	Class      Class   `json:"class"`
 	Request    Request `json:"request"`
+	// EstimatedRows is the upstream planner's estimate of the rows a write
+	// changes, when the adapter asked for one; nil means unknown.
+	EstimatedRows *int64 `json:"estimated_rows,omitempty"`
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"cel.dev/cel-go/common/types"
 
@@ -15,9 +16,10 @@ import (
 // It implements gate.Policy. It is immutable and safe for concurrent use;
 // a new Config means a new Engine (with a new Version).
 type Engine struct {
-	policies []compiledPolicy
-	version  string
-	acts     *activations
+	policies     []compiledPolicy
+	version      string
+	acts         *activations
+	usesEstimate bool
 }
 
 var _ gate.Policy = (*Engine)(nil)
@@ -35,7 +37,28 @@ func New(cfg Config) (*Engine, error) {
 	if err := errors.Join(nerr, cerr); err != nil {
 		return nil, err
 	}
-	return &Engine{policies: policies, version: version(norm), acts: newActivations(env.CELTypeAdapter())}, nil
+	return &Engine{policies: policies, version: version(norm), acts: newActivations(env.CELTypeAdapter()),
+		usesEstimate: mentions(norm, "estimated_rows")}, nil
+}
+
+// UsesEstimate reports whether any expression refers to
+// command.estimated_rows, so that adapters ask the upstream for an estimate
+// (a round trip) only when a rule can use it. It errs on the side of yes:
+// the test is on the expression text.
+func (e *Engine) UsesEstimate() bool { return e.usesEstimate }
+
+func mentions(cfg Config, word string) bool {
+	for _, p := range cfg.Policies {
+		if strings.Contains(p.Match, word) {
+			return true
+		}
+		for _, r := range p.Rules {
+			if strings.Contains(r.When, word) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Version is the PolicyVersion stamped on every Decision: 16 hex digits of

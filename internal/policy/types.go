@@ -47,10 +47,14 @@ var (
 		{"has_where", types.BoolType, func(a *activation) ref.Val { return types.Bool(a.cmd.Class.HasWhere) }},
 		{"text", types.StringType, func(a *activation) ref.Val { return str(a.cmd.Text) }},
 		{"functions", stringList, func(a *activation) ref.Val { return a.list(a.cmd.Class.Functions) }},
-		// Empty until gate.Class carries the masking plan's predicates.
-		{"masked_predicates", stringList, func(a *activation) ref.Val { return a.list(nil) }},
-		// -1 (unknown) until gate.Class carries the planner's estimate.
-		{"estimated_rows", types.IntType, func(a *activation) ref.Val { return unknownRows }},
+		{"masked_predicates", stringList, func(a *activation) ref.Val { return a.list(a.cmd.Class.MaskedPredicates) }},
+		// -1 when the adapter made no estimate.
+		{"estimated_rows", types.IntType, func(a *activation) ref.Val {
+			if a.cmd.EstimatedRows == nil {
+				return unknownRows
+			}
+			return types.Int(*a.cmd.EstimatedRows)
+		}},
 	})
 	requestType = newStructType("gatehouse.Request", []field{
 		{"reason", types.StringType, func(a *activation) ref.Val { return str(a.cmd.Request.Reason) }},
