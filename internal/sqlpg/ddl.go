@@ -111,8 +111,12 @@ func (w *walker) ddl(n *pg.Node) string {
 		s := x.RenameStmt
 		t := s.RenameType
 		switch t {
-		case pg.ObjectType_OBJECT_COLUMN, pg.ObjectType_OBJECT_TABCONSTRAINT:
+		case pg.ObjectType_OBJECT_COLUMN:
 			t = s.RelationType
+		case pg.ObjectType_OBJECT_TABCONSTRAINT:
+			// The parser leaves RelationType unset (which decodes as
+			// OBJECT_ACCESS_METHOD); constraints belong to tables.
+			t = pg.ObjectType_OBJECT_TABLE
 		case pg.ObjectType_OBJECT_ATTRIBUTE:
 			t = pg.ObjectType_OBJECT_TYPE
 		case pg.ObjectType_OBJECT_DOMCONSTRAINT:
