@@ -2,12 +2,18 @@ package sqlpg
 
 import "strings"
 
+// This file holds the allow-lists of pg_catalog built-ins a statement may
+// use and still be read: functions, cast target types, operator symbols and
+// TABLESAMPLE methods. Everything outside them is admin unless
+// sideeffects.go or a FunctionCatalog says otherwise.
+
 // readFunctions is the allow-list of pg_catalog functions known to have no
 // side effects: calling one cannot change data, schema, roles, settings or
 // server state. A name matches when called unqualified or qualified with
-// pg_catalog (see functionKind). The list is deliberately limited to what
-// agents commonly use; anything else is looked up in sideEffects, then in
-// the optional FunctionCatalog, and is admin when still unknown.
+// pg_catalog (see funcCall, which checks sideEffects first). The list is
+// deliberately limited to what agents commonly use; anything else goes to
+// the sideEffectPrefixes families, then the optional FunctionCatalog, and
+// is admin when still unknown.
 //
 // Functions that run SQL text (query_to_xml, ts_stat, ts_rewrite with a
 // query, dblink...) or touch server files must never be added here.
@@ -149,6 +155,39 @@ var readFunctions = nameSet(
 	// Large-object reads and descriptor bookkeeping (the writers are in sideEffects).
 	`lo_get loread lo_open lo_close lo_lseek lo_lseek64 lo_tell lo_tell64`,
 )
+
+// builtinTypes lists the pg_catalog types a cast may target without the
+// classifier worrying about what the cast runs. A cast to any other type
+// (an enum, a domain, a composite or base type created by a user) may run a
+// user-defined function: CREATE CAST ... WITH FUNCTION, a domain's CHECK
+// constraint. Such casts make a statement admin. Names are as the parser
+// produces them (INT becomes int4, DOUBLE PRECISION float8, ...).
+var builtinTypes = nameSet(
+	`bool int2 int4 int8 float4 float8 numeric money char bpchar varchar text name
+	bytea bit varbit date time timetz timestamp timestamptz interval json jsonb
+	jsonpath uuid xml inet cidr macaddr macaddr8 point line lseg box path polygon
+	circle tsvector tsquery oid regclass regproc regprocedure regoper regoperator
+	regtype regrole regnamespace regconfig regdictionary regcollation xid xid8 cid
+	tid pg_lsn pg_snapshot txid_snapshot int4range int8range numrange tsrange
+	tstzrange daterange int4multirange int8multirange nummultirange tsmultirange
+	tstzmultirange datemultirange record unknown void anyelement anyarray`,
+	// Type names the parser keeps as written.
+	`boolean integer smallint bigint real decimal`,
+)
+
+// builtinOperators lists the operator symbols of pg_catalog. An unqualified
+// operator with another symbol resolves to one a user created (in public or
+// another schema on the search path), which calls a user-defined function.
+// A built-in symbol can still be overloaded for user-defined types; the
+// classifier cannot see argument types, see the package documentation.
+var builtinOperators = nameSet(
+	`+ - * / % ^ = <> != < > <= >= || ~ ~* !~ !~* ~~ ~~* !~~ !~~* ~~~ @ @> <@ &&
+	? ?| ?& -> ->> #> #>> #- @? @@ @@@ # & | << >> <<= >>= ~= <-> <<| |>> &<
+	&> &<| |&> ?# ?-| ?- ?|| @-@ ## <^ >^ |/ ||/ ~<~ ~<=~ ~>=~ ~>~ ^@ -|- !!`,
+)
+
+// builtinSampleMethods are the TABLESAMPLE methods of the core server.
+var builtinSampleMethods = nameSet(`system bernoulli`)
 
 // nameSet builds a lookup set from whitespace-separated names.
 func nameSet(groups ...string) map[string]struct{} {
