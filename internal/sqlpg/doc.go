@@ -3,47 +3,61 @@
 // A Classifier parses statement text with pg_query_go, which is the
 // PostgreSQL server's own parser compiled in through cgo, and walks the raw
 // parse tree into a *gate.Class: the most privileged Kind among the
-// statements, a command tag per statement, the tables touched
-// (schema-qualified; CTE names excluded), whether every UPDATE and DELETE
-// is bounded by a WHERE that refers to a column, the functions called, and
-// notes explaining non-obvious kinds.
+// statements, a tag per statement, the tables touched (schema-qualified;
+// CTE names excluded), whether every UPDATE and DELETE is bounded by a
+// WHERE that refers to a column, the functions called, and notes explaining
+// kinds that are not obvious.
 //
-//	text -> parse (ParseError on failure) -> per statement: stmt (statements.go,
-//	utility.go, ddl.go, settings.go) -> expressions (expr.go, from.go,
-//	functions.go, where.go) -> gate.Class, cached by text (cache.go)
+//	text -> parse (errors.go: *ParseError)
+//	     -> per statement: statements.go, utility.go, ddl.go, settings.go
+//	     -> expressions: expr.go, from.go (FROM, CTE scope, table names),
+//	        functions.go (functions, operators, casts), where.go (has_where)
+//	     -> *gate.Class, cached by text (cache.go)
+//
+// Tags are PostgreSQL's command tags as event triggers see them ("SELECT",
+// "SELECT FOR UPDATE", "SELECT INTO", "CREATE TABLE AS", "DROP TABLE"),
+// not the completion tags on the wire, which add row counts and report
+// CREATE TABLE AS as "SELECT n".
 //
 // Fail-closed contract: a statement is read only when the walker has seen
 // all of it and every function, operator and cast in it is known to change
 // nothing. An unknown statement type, a parse node the walker does not
-// understand where a function could hide, a function not in the built-in
-// tables (builtins.go, sideeffects.go) and not vouched for by the optional
-// FunctionCatalog, a user-defined operator, a cast to a non-built-in type,
-// an EXECUTE the caller's Resolver cannot resolve: each makes the statement
-// admin, with a note naming the cause. Text the parser rejects is a
-// *ParseError, never a class.
+// understand where a function could hide, a function neither in the
+// built-in tables (builtins.go, sideeffects.go) nor vouched for by the
+// optional FunctionCatalog, an operator symbol that is not built in, a cast
+// to a type that is not built in, a TABLESAMPLE method that is not built
+// in, an EXECUTE the caller's Resolver cannot resolve: each makes the
+// statement admin, with a note naming the cause. Text the parser rejects
+// (or that holds a zero byte) is a *ParseError, never a class.
 //
 // What a parse tree cannot show, and the classifier therefore does not see:
 //
 //   - A table may be a view, and selecting from it runs whatever functions
-//     the view's definition calls; a rule or a trigger may run more. Tables
+//     the view's definition calls; rules and triggers may run more. Tables
 //     are names, not objects.
 //   - Built-in operator symbols and unqualified built-in function names can
-//     be overloaded for user-defined argument types (or, when untrusted
+//     be overloaded for user-defined argument types (or, where untrusted
 //     users can create objects in a schema on the search path, shadowed by
 //     a better-matching overload); attribute notation (t.f) can call a
-//     function f(t). Run agents with a search_path and schema privileges
-//     that keep untrusted code out, and prefer a read-only transaction
-//     upstream as a second line for read-only policies.
-//   - Unqualified table names are reported in Config.DefaultSchema even
-//     when the session's search_path (or a temporary table) would resolve
-//     them elsewhere; SET search_path is admin for that reason.
+//     function f(t). Keep untrusted code out of the agents' search_path,
+//     and for read-only policies prefer a read-only transaction upstream as
+//     a second line.
+//   - Unqualified table names are reported in Config.DefaultSchema (or
+//     pg_catalog for names beginning with "pg_") even when the session's
+//     search_path or a temporary table would resolve them elsewhere; that
+//     is why SET search_path is admin.
 //
-// Kinds follow gate.Kind. Decisions beyond the obvious, all documented
-// where they are made: EXPLAIN without ANALYZE is read except for
-// functions of unknown volatility, which the planner may fold; PREPARE has
-// its inner statement's kind; two-phase commit is admin; REFRESH
-// MATERIALIZED VIEW is write; SECURITY DEFINER functions, functions in
-// languages other than sql and plpgsql, ownership, row-level security and
-// policies are admin; set_config with constant arguments is classified as
-// the SET it performs.
+// Decisions beyond the kinds gate documents, each explained where it is
+// made: EXPLAIN without ANALYZE is read except for functions of unknown
+// volatility, which the planner may evaluate while folding constants;
+// PREPARE has its inner statement's kind and DECLARE its query's; two-phase
+// commit is admin; REFRESH MATERIALIZED VIEW, txid_current and LOCK are
+// write; CREATE TEMP TABLE is ddl; every DISCARD is session; SET
+// TRANSACTION is transaction and SET SESSION CHARACTERISTICS session;
+// set_config with constant arguments is classified as the SET it performs;
+// SECURITY DEFINER functions, functions in languages other than sql and
+// plpgsql, ownership, row-level security, policies, databases,
+// tablespaces, languages, event triggers, publications and subscriptions
+// are admin; expressions in DDL (defaults, checks, index expressions,
+// USING) are walked like any other, so an unknown function there is admin.
 package sqlpg
