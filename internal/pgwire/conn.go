@@ -131,7 +131,7 @@ func (c *conn) shutdown(err error) {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
 		c.closeErr = err
-		if err != nil && !isNetErr(err) && !errors.Is(err, errTerminated) {
+		if err != nil && !isNetErr(err) && !errors.Is(err, errTerminated) && !errors.Is(err, errClientGone) {
 			c.wmu.Lock()
 			_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
 			_ = writeMsg(c.cw, &c.wscratch, errorResponse(err, true))
@@ -186,6 +186,8 @@ func (c *conn) finish() {
 		reason = "token expired"
 	case errors.Is(err, gate.ErrShuttingDown):
 		reason = "gateway shutdown"
+	case errors.Is(err, errClientGone):
+		reason = err.Error()
 	case errors.Is(err, errUpstreamClosed):
 		reason = "upstream closed the connection"
 	case err != nil && !isNetErr(err):

@@ -58,6 +58,9 @@ func errorResponse(err error, fatal bool) *pgproto3.ErrorResponse {
 	case errors.As(err, &auth):
 		e.Code = codeInvalidAuthorization
 		e.Message = "gatehouse: " + auth.Error()
+	case errors.Is(err, gate.ErrApprovalTimeout):
+		e.Code = codeInsufficientPrivilege
+		e.Message = "gatehouse: " + err.Error() + "; the statement was not run"
 	case errors.Is(err, gate.ErrTokenExpired):
 		e.Code = codeInvalidAuthorization
 		e.Message = "gatehouse: the session's token expired; reconnect with a fresh token"

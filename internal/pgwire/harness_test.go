@@ -3,6 +3,7 @@ package pgwire
 import (
 	"context"
 	"fmt"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"net"
 	"os"
 	"strings"
@@ -134,3 +135,8 @@ func (h *harness) direct(t *testing.T, sql string) {
 		t.Fatal(err)
 	}
 }
+
+// pgproto3Query builds a simple Query message.
+type pgproto3Query struct{ sql string }
+
+func (q pgproto3Query) msg() *pgproto3.Query { return &pgproto3.Query{String: q.sql} }

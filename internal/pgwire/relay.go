@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -135,7 +136,7 @@ func (c *conn) onQuery(ctx context.Context) error {
 		c.sess.Refuse(ctx, &cmd, err.Error())
 		return c.refuse(err, true)
 	}
-	step, err := c.sess.Check(ctx, &cmd)
+	step, err := c.allow(ctx, &cmd, bindArgs{})
 	if err != nil {
 		return c.refuse(err, true)
 	}
@@ -197,6 +198,10 @@ func (c *conn) onBind() error {
 	oids := stmt.paramOIDs
 	c.objs.mu.Unlock()
 	p.params, p.nulls = renderParams(m.Parameters, m.ParameterFormatCodes, oids)
+	if stmt.cmd.Class.Kind == gate.KindWrite {
+		// Kept for impact estimates, which re-send the parameters upstream.
+		p.args = bindArgs{values: cloneValues(m.Parameters), formats: slices.Clone(m.ParameterFormatCodes), oids: slices.Clone(oids)}
+	}
 	c.objs.addPortal(m.DestinationPortal, p)
 	if err := c.q.push(expect{kind: expBind, portal: p}); err != nil {
 		return err
@@ -222,7 +227,7 @@ func (c *conn) onExecute(ctx context.Context) error {
 	}
 	cmd := p.stmt.cmd
 	cmd.Params, cmd.ParamNulls = p.params, p.nulls
-	step, err := c.sess.Check(ctx, &cmd)
+	step, err := c.allow(ctx, &cmd, p.args)
 	if err != nil {
 		return c.refuse(err, false)
 	}
@@ -298,10 +303,10 @@ func (c *conn) onFunctionCall(ctx context.Context) error {
 // whose ReadyForQuery ends the client's query; otherwise the client loop
 // discards messages until the client's own Sync, as the server would.
 func (c *conn) refuse(cause error, simple bool) error {
-	resp := errorResponse(cause, false)
-	if errors.Is(cause, gate.ErrTokenExpired) {
+	if errors.Is(cause, gate.ErrTokenExpired) || errors.Is(cause, errClientGone) {
 		return cause
 	}
+	resp := errorResponse(cause, false)
 	if err := c.q.push(expect{kind: expDenied, denial: resp}); err != nil {
 		return err
 	}
@@ -334,6 +339,17 @@ func resetsObjects(tags []string) bool {
 		}
 	}
 	return false
+}
+
+// cloneValues deep-copies bind values, which alias the read buffer.
+func cloneValues(v [][]byte) [][]byte {
+	out := make([][]byte, len(v))
+	for i, b := range v {
+		if b != nil {
+			out[i] = slices.Clone(b)
+		}
+	}
+	return out
 }
 
 // cstring returns the NUL-terminated string at the start of b.

@@ -45,14 +45,20 @@ type Config struct {
 	MaxMessageSize int
 	// StartupTimeout bounds TLS, startup and authentication (default 15 s).
 	StartupTimeout time.Duration
+	// EstimateWrites asks the upstream for the planner's estimate of every
+	// single-statement write before deciding it, for policies that use
+	// command.estimated_rows (policy.Engine.UsesEstimate). Writes held for
+	// review are estimated regardless.
+	EstimateWrites bool
 	Logger         *slog.Logger
 }
 
 // Server is the PostgreSQL listener. It is safe for concurrent use.
 type Server struct {
-	cfg    Config
-	log    *slog.Logger
-	cancel *cancelKeys
+	cfg        Config
+	log        *slog.Logger
+	cancel     *cancelKeys
+	estimators map[string]*estimator // by connection name
 
 	mu       sync.Mutex
 	ln       []net.Listener
@@ -86,7 +92,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Intent == nil {
 		cfg.Intent = func(string) gate.Request { return gate.Request{} }
 	}
-	return &Server{cfg: cfg, log: cfg.Logger, cancel: newCancelKeys(), conns: map[*conn]struct{}{}}, nil
+	s := &Server{cfg: cfg, log: cfg.Logger, cancel: newCancelKeys(), conns: map[*conn]struct{}{}, estimators: map[string]*estimator{}}
+	for name, u := range cfg.Upstreams {
+		s.estimators[name] = newEstimator(u)
+	}
+	return s, nil
 }
 
 // Serve accepts connections on ln until ln is closed or Shutdown is called.
@@ -177,6 +187,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		s.closeEstimators()
 		return nil
 	case <-ctx.Done():
 		s.mu.Lock()
@@ -185,7 +196,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		s.mu.Unlock()
 		<-done
+		s.closeEstimators()
 		return ctx.Err()
+	}
+}
+
+func (s *Server) closeEstimators() {
+	for _, e := range s.estimators {
+		e.close()
 	}
 }
 

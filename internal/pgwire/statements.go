@@ -36,6 +36,7 @@ type portal struct {
 	stmt   *prepared
 	params []string
 	nulls  []bool
+	args   bindArgs // raw values, kept for writes only (impact estimates)
 	batch  uint64
 	state  objState
 	prev   *portal

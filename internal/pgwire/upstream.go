@@ -23,6 +23,9 @@ type Upstream struct {
 	TLS            string
 	CAFile         string
 	ConnectTimeout time.Duration // default 10 s
+	// DryRun makes impact estimates run the statement in a transaction
+	// that is always rolled back, for an exact row count.
+	DryRun bool
 
 	base *pgconn.Config
 }

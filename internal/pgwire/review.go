@@ -1,0 +1,93 @@
+package pgwire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/gatehouse/gatehouse/internal/gate"
+)
+
+// allow takes a command from decision to a recorded, forwardable step:
+// estimate (when a rule can use command.estimated_rows), decide, hold for
+// approval when the policy says review, then record write-ahead. The
+// returned error is a refusal for the client; the command must not run.
+func (c *conn) allow(ctx context.Context, cmd *gate.Command, args bindArgs) (*gate.Step, error) {
+	var est *estimator
+	if c.up != nil {
+		est = c.srv.estimators[c.up.Name]
+	}
+	var impact *gate.Impact
+	if c.srv.cfg.EstimateWrites && est != nil && cmd.Class.Kind == gate.KindWrite && estimable(cmd) {
+		impact = est.Estimate(ctx, cmd, args)
+		if impact.EstimatedRows >= 0 {
+			n := impact.EstimatedRows
+			cmd.EstimatedRows = &n
+		}
+	}
+	d, err := c.sess.Decide(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	if d.Action == gate.Review {
+		if impact == nil && est != nil {
+			impact = est.Estimate(ctx, cmd, args)
+		}
+		wctx, stop := c.watchClient(ctx)
+		d, err = c.sess.Hold(wctx, cmd, d, impact, c.noticeApproval)
+		gone := stop()
+		if err != nil {
+			if gone {
+				return nil, errClientGone
+			}
+			return nil, err
+		}
+	}
+	return c.sess.Begin(ctx, cmd, d)
+}
+
+// errClientGone ends a connection whose client disconnected while its
+// statement waited for approval.
+var errClientGone = errors.New("client disconnected while waiting for approval")
+
+// noticeApproval tells the client, at once, that its statement waits for a
+// human, with the request's ID, where to approve it and for how long.
+func (c *conn) noticeApproval(a *gate.Approval) {
+	wait := time.Until(a.Expires).Round(time.Second)
+	msg := fmt.Sprintf("gatehouse: approval required (request %s): %s; waiting up to %s", a.ID, a.URL, wait)
+	_ = c.send(&pgproto3.NoticeResponse{Severity: "NOTICE", SeverityUnlocalized: "NOTICE", Code: "01000", Message: msg})
+}
+
+// watchClient returns a context that is cancelled if the client closes its
+// connection while the client loop waits (for an approval), and a stop
+// function to call before the client loop reads again; stop reports whether
+// the client went away. It watches with a one-byte Peek: if the client
+// sends more messages meanwhile, they stay buffered and the client is known
+// to be alive.
+func (c *conn) watchClient(ctx context.Context) (context.Context, func() (gone bool)) {
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	var lost bool
+	go func() {
+		defer close(done)
+		if _, err := c.cr.br.Peek(1); err != nil && !isTimeout(err) {
+			lost = true
+			cancel()
+		}
+	}()
+	return wctx, func() bool {
+		_ = c.nc.SetReadDeadline(time.Now())
+		<-done
+		_ = c.nc.SetReadDeadline(time.Time{})
+		cancel()
+		return lost
+	}
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
