@@ -82,7 +82,7 @@ func cardAt(s []byte, g []group) (start, end int, ok bool) {
 		}
 		var d [19]byte
 		nd := digitsOf(s, g[:b+1], d[:])
-		if cardPrefix(d[0], d[1]) && luhn(d[:nd]) && !exempt(s, g[0].start, g[b].end) {
+		if cardPrefix(d[0], d[1]) && luhn(d[:nd]) && !exemptGroups(s, g[0], g[b]) {
 			best = b
 		}
 	}

@@ -36,9 +36,9 @@
 //
 // Contracts: a Masker is immutable and safe for concurrent use. MaskText
 // and Column.Mask append to dst and never retain src or dst; with room in
-// dst they allocate nothing when nothing matches. Masking is idempotent:
-// masking an output of redact or hash again finds nothing, and a partial
-// form masks to itself (the fuzz target checks both).
+// dst they allocate nothing when nothing matches. Masking is complete:
+// masking an output of redact or hash again finds nothing; masking a
+// partial output again never reveals more (the fuzz target checks both).
 //
 // Decisions the specification left open, and why:
 //   - "1.2.3.4" alone is an IP address; after "v", "version", "release",

@@ -1,6 +1,7 @@
 package mask
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"hash"
@@ -104,7 +105,47 @@ const (
 // MaskText does not allocate when nothing matches and dst has room for src;
 // masking allocates only to grow dst (and a custom pattern's match). src is
 // only read and may alias nothing in dst's spare capacity.
+//
+// Masking changes the context of the text after a match (a label ends in
+// '>', where the original had, say, a digit), and that can turn what
+// follows into a match ("51238+10000000000000": after "<PHONE>" the '+'
+// starts a phone number). MaskText therefore re-scans what it wrote and
+// masks again, up to three more passes, until nothing more is found or the
+// text no longer changes; so an output of redact or hash holds nothing a
+// detector flags. The re-scan costs a second pass over masked values only;
+// a further pass, needed rarely, allocates.
 func (m *Masker) MaskText(dst, src []byte, c *Counts) ([]byte, Result) {
+	base := len(dst)
+	out, res := m.maskOnce(dst, src, c)
+	for pass := 0; pass < 3 && res == Masked && m.detects(out[base:]); pass++ {
+		var more Counts
+		again, r := m.maskOnce(nil, out[base:], &more)
+		if r != Nulled && bytes.Equal(again, out[base:]) {
+			break // a partial form that masks to itself
+		}
+		if c != nil {
+			c.Add(&more)
+		}
+		if r == Nulled {
+			return out[:base], Nulled
+		}
+		out = append(out[:base], again...)
+	}
+	return out, res
+}
+
+// detects reports whether any enabled detector finds a match in s.
+func (m *Masker) detects(s []byte) bool {
+	for _, d := range m.dets {
+		if st, _ := d.sc.next(s, 0); st >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// maskOnce is one masking pass of MaskText.
+func (m *Masker) maskOnce(dst, src []byte, c *Counts) ([]byte, Result) {
 	n := len(m.dets)
 	if n == 0 {
 		return append(dst, src...), Clean
@@ -159,7 +200,17 @@ func (m *Masker) MaskText(dst, src []byte, c *Counts) ([]byte, Result) {
 			return dst[:base], Nulled
 		}
 		dst = append(dst, src[pos:start]...)
-		dst = m.apply(dst, id, m.strategy[id], src[start:end])
+		st := m.strategy[id]
+		if st == Partial && (id == CreditCard || id == SSN || id == Phone || id == IBAN) {
+			if _, _, joined := joinAt(src, end); joined {
+				// The hint's last digits would join the digits that follow
+				// into a new number: mask them too.
+				dst = m.partialNoHint(dst, id, src[start:end])
+				pos, res = end, Masked
+				continue
+			}
+		}
+		dst = m.apply(dst, id, st, src[start:end])
 		pos, res = end, Masked
 	}
 	return append(dst, src[pos:]...), res

@@ -23,7 +23,12 @@ import (
 //	custom and whole values of no known kind: letters and digits masked but the
 //	last 4 when there are at least 8 of them ("EMP-123456" -> "***-**3456").
 //
-// Every partial form is a fixed point: masking it again yields it again.
+// A number directly followed by more digit groups ("4111 1111 1111 1111
+// 2025") keeps no digits: its last four would join the next group.
+// Masking a partial form again never reveals more; it usually yields the
+// same text, but kept characters can combine with the text around them
+// into a new match (the last digits of a card and a following ":0::" read
+// as an IPv6 address), which is then masked too.
 // Full-width digits become '*' like ASCII ones.
 
 // partial appends the partial form of the span v found by detector id
@@ -42,6 +47,18 @@ func (m *Masker) partial(dst []byte, id Detector, v []byte) []byte {
 		return partialSecret(dst, v)
 	}
 	return partialGeneric(dst, v)
+}
+
+// partialNoHint is the partial form of a number followed by more digits
+// (MaskText checks): no digit is kept, so that kept digits cannot join the
+// digits after them into a number the detectors would flag. An IBAN keeps
+// its country code.
+func (m *Masker) partialNoHint(dst []byte, id Detector, v []byte) []byte {
+	if id == IBAN {
+		dst = append(dst, v[:2]...)
+		v = v[2:]
+	}
+	return keepLastDigits(dst, v, 0)
 }
 
 func partialEmail(dst, v []byte) []byte {

@@ -73,7 +73,7 @@ func phoneAt(s []byte, g []group) (start, end int, ok bool) {
 		if hasParenZero(g) {
 			limit = 16
 		}
-		if d[0] != 0 && total >= 8 && total <= limit && !exempt(s, st, end) {
+		if d[0] != 0 && total >= 8 && total <= limit && !exemptGroups(s, g[0], g[len(g)-1]) {
 			return st - 1, end, true
 		}
 		return 0, 0, false
@@ -91,12 +91,12 @@ func phoneAt(s []byte, g []group) (start, end int, ok bool) {
 	if len(g) >= 2 && sameSep(g, " -./") {
 		if nanp(d[:total], g) || trunk(d[:total], g, false) ||
 			(d[0] == 0 && d[1] == 0 && d[2] != 0 && total-2 >= 8 && total-2 <= 15) {
-			if !exempt(s, st, end) {
+			if !exemptGroups(s, g[0], g[len(g)-1]) {
 				return st, end, true
 			}
 		}
 	}
-	if total >= 7 && total <= 15 && keywordBefore(s, st, phoneKeywords) && !exempt(s, st, end) {
+	if total >= 7 && total <= 15 && keywordBefore(s, st, phoneKeywords) && !exemptGroups(s, g[0], g[len(g)-1]) {
 		return st, end, true
 	}
 	return 0, 0, false

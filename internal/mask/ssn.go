@@ -52,7 +52,7 @@ func ssnAt(s []byte, g []group) (start, end int, ok bool) {
 		}
 		var d [9]byte
 		digitsOf(s, g[:3], d[:])
-		if ssnValid(&d) && !exempt(s, g[0].start, g[2].end) {
+		if ssnValid(&d) && !exemptGroups(s, g[0], g[2]) {
 			return g[0].start, g[2].end, true
 		}
 		return 0, 0, false
@@ -63,7 +63,7 @@ func ssnAt(s []byte, g []group) (start, end int, ok bool) {
 		}
 		var d [9]byte
 		digitsOf(s, g[:1], d[:])
-		if ssnValid(&d) && keywordBefore(s, g[0].start, ssnKeywords) && !exempt(s, g[0].start, g[0].end) {
+		if ssnValid(&d) && keywordBefore(s, g[0].start, ssnKeywords) && !exemptGroups(s, g[0], g[0]) {
 			return g[0].start, g[0].end, true
 		}
 	}

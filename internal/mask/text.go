@@ -52,8 +52,8 @@ func digestLen(n int) bool {
 //   - a hex digest: a run of 32, 40, 56, 64, 96 or 128 hex digits with no
 //     letter or digit touching it (git object ids, sha256 sums);
 //   - a UUID: 8-4-4-4-12 hex digits with dashes;
-//   - a hash strategy token (tok_ and 16 hex digits), so that masking with
-//     hash is idempotent.
+//   - a hash strategy token (tok_ and 16 hex digits): a match starting in
+//     its hex digits, so that masking with hash is idempotent.
 //
 // The match itself must then consist of hex digits (and dashes for a UUID).
 func exempt(s []byte, start, end int) bool {
@@ -64,13 +64,17 @@ func exempt(s []byte, start, end int) bool {
 	for b < len(s) && isHex(s[b]) {
 		b++
 	}
-	if allHex(s[start:end]) && boundedRight(s, b) {
-		if digestLen(b-a) && boundedLeft(s, a) {
-			return true
-		}
-		if b-a == tokenHexLen && a >= 4 && string(s[a-4:a]) == tokenPrefix && boundedLeft(s, a-4) {
-			return true
-		}
+	if allHex(s[start:end]) && boundedRight(s, b) && digestLen(b-a) && boundedLeft(s, a) {
+		return true
+	}
+	// A hash token is exempt whatever touches it: the masker writes it in
+	// place of a match that may have had letters glued to it.
+	t := start
+	for t > 0 && isHex(s[t-1]) && start-t < tokenHexLen {
+		t--
+	}
+	if t >= len(tokenPrefix) && string(s[t-len(tokenPrefix):t]) == tokenPrefix && start < t+tokenHexLen {
+		return true
 	}
 	a, b = start, end
 	for a > 0 && (isHex(s[a-1]) || s[a-1] == '-') {
@@ -80,6 +84,14 @@ func exempt(s []byte, start, end int) bool {
 		b++
 	}
 	return b-a == 36 && isUUID(s[a:b]) && boundedLeft(s, a) && boundedRight(s, b)
+}
+
+// exemptGroups reports whether a number from group first to group last
+// touches an exempt token: the whole span is one, or its first or last
+// group is the end of one ("tok_30b8245dc3495831 922983": a token and a
+// number, not a card).
+func exemptGroups(s []byte, first, last group) bool {
+	return exempt(s, first.start, first.end) || exempt(s, last.start, last.end) || exempt(s, first.start, last.end)
 }
 
 func allHex(s []byte) bool {
