@@ -150,10 +150,28 @@ var readFunctions = nameSet(
 	pg_stat_get_activity pg_stat_get_backend_idset pg_stat_get_numscans
 	pg_stat_get_tuples_returned pg_stat_get_tuples_fetched pg_stat_get_live_tuples
 	pg_stat_get_dead_tuples pg_stat_get_db_numbackends
-	pg_get_backend_memory_contexts pg_get_shmem_allocations pg_stat_get_wal`,
+	pg_get_backend_memory_contexts pg_get_shmem_allocations pg_stat_get_wal
+	pg_relation_is_publishable pg_get_publication_tables pg_relation_is_updatable
+	pg_column_is_updatable pg_get_function_sqlbody pg_sequence_parameters
+	getdatabaseencoding pg_client_encoding pg_collation_actual_version
+	pg_stat_get_last_vacuum_time pg_stat_get_last_autovacuum_time
+	pg_stat_get_last_analyze_time pg_stat_get_last_autoanalyze_time
+	pg_stat_get_tuples_inserted pg_stat_get_tuples_updated pg_stat_get_tuples_deleted
+	pg_stat_get_blocks_fetched pg_stat_get_blocks_hit pg_stat_get_backend_pid`,
 
 	// Large-object reads and descriptor bookkeeping (the writers are in sideEffects).
 	`lo_get loread lo_open lo_close lo_lseek lo_lseek64 lo_tell lo_tell64`,
+)
+
+// infoSchemaFunctions are the SQL-language helpers of information_schema
+// that JDBC and other drivers call in their metadata queries
+// (information_schema._pg_expandarray). They match only when qualified with
+// information_schema, which only a superuser can create functions in.
+var infoSchemaFunctions = nameSet(
+	`_pg_expandarray _pg_index_position _pg_keysequal _pg_truetypid _pg_truetypmod
+	_pg_char_max_length _pg_char_octet_length _pg_numeric_precision
+	_pg_numeric_precision_radix _pg_numeric_scale _pg_datetime_precision
+	_pg_interval_type`,
 )
 
 // builtinTypes lists the pg_catalog types a cast may target without the

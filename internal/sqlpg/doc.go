@@ -46,6 +46,10 @@
 //     pg_catalog for names beginning with "pg_") even when the session's
 //     search_path or a temporary table would resolve them elsewhere; that
 //     is why SET search_path is admin.
+//   - The allow-list names pg_catalog functions up to PostgreSQL 18. On an
+//     older server a listed name the server lacks (casefold, uuidv7...)
+//     resolves to whatever function of that name someone created in a
+//     schema on the search path.
 //
 // Decisions beyond the kinds gate documents, each explained where it is
 // made: EXPLAIN without ANALYZE is read except for functions of unknown

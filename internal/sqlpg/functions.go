@@ -13,9 +13,10 @@ import (
 //
 // Resolution, in order, for a name called unqualified or in pg_catalog:
 // sideEffects (its kind), readFunctions (read), sideEffectPrefixes (its
-// kind). Then, for those and for every other name, the FunctionCatalog:
-// IMMUTABLE or STABLE is read, VOLATILE is admin. Anything still unknown is
-// admin, even under EXPLAIN (the planner may evaluate it).
+// kind). information_schema's own helpers are read. For everything else,
+// the FunctionCatalog: IMMUTABLE or STABLE is read, VOLATILE is admin.
+// Anything still unknown is admin, even under EXPLAIN (the planner may
+// evaluate it).
 func (w *walker) funcCall(fc *pg.FuncCall) {
 	schema, name := qualifiedName(fc.Funcname)
 	display := joinName(schema, name)
@@ -41,6 +42,9 @@ func (w *walker) funcCall(fc *pg.FuncCall) {
 			w.raise(e.kind, "calls "+display+": "+e.why)
 			return
 		}
+	}
+	if schema == "information_schema" && has(infoSchemaFunctions, name) {
+		return
 	}
 	if w.c.catalog != nil {
 		w.cacheable = false

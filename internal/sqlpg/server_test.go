@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -149,4 +150,55 @@ func completionPrefix(tag string) string {
 		return "" // the server reports the prepared statement's own tag
 	}
 	return tag
+}
+
+// psqlMetaCommands are psql's describe commands; psql implements them with
+// catalog queries (echoed with -E) that a read-only policy must allow.
+var psqlMetaCommands = []string{`\d`, `\d orders`, `\d+ orders`, `\d v`, `\d+ v`, `\d sq`, `\d orders_pkey`,
+	`\dt`, `\dt+`, `\di+`, `\dn+`, `\df+`, `\dv`, `\du`, `\l+`, `\dx+`, `\dT+`, `\z orders`, `\ds`, `\dm`,
+	`\dE`, `\dD`, `\dC`, `\dc`, `\dd`, `\ddp`, `\des`, `\dew`, `\det`, `\deu`, `\dF`, `\dFd`, `\dFp`,
+	`\dFt`, `\dL`, `\do`, `\dO`, `\dy`, `\drds`, `\dRp`, `\dRs`, `\dA`, `\db`, `\dconfig`, `\dX`,
+	`\sf f`, `\sv v`, `\dP`, `\da`, `\dAc`, `\dAf`, `\dAo`, `\dAp`, `\dl`, `\dS+ pg_class`}
+
+// TestPsqlMetaCommandsAreReads runs psql's describe commands against a
+// real server and classifies every catalog query psql sends: all must be
+// read, or an agent under a read-only policy cannot use psql.
+func TestPsqlMetaCommandsAreReads(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a PostgreSQL server")
+	}
+	if _, err := exec.LookPath("psql"); err != nil {
+		t.Skip("psql not installed")
+	}
+	pg := testenv.SharedPostgres(t)
+	db := pg.NewDatabase(t, "CREATE TABLE orders (id int PRIMARY KEY, customer_id int, total numeric)",
+		"CREATE VIEW v AS SELECT * FROM orders", "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+		"CREATE SEQUENCE sq")
+	args := []string{pg.DSN(db.Name, db.User, db.Password), "-X", "-E"}
+	for _, c := range psqlMetaCommands {
+		args = append(args, "-c", c)
+	}
+	out, err := exec.Command("psql", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("psql: %v\n%s", err, out)
+	}
+	c := New(Config{})
+	queries := 0
+	for _, blk := range strings.Split(string(out), "********* QUERY **********\n")[1:] {
+		sql, _, ok := strings.Cut(blk, "**************************")
+		if !ok {
+			t.Fatalf("unexpected psql -E output: %q", blk)
+		}
+		queries++
+		cl, err := c.Classify(sql, nil)
+		switch {
+		case err != nil:
+			t.Errorf("psql sends %q\n%v", sql, err)
+		case cl.Kind != gate.KindRead:
+			t.Errorf("psql sends %q\nclassified %v: %q", sql, cl.Kind, cl.Notes)
+		}
+	}
+	if queries < len(psqlMetaCommands) {
+		t.Errorf("saw %d queries for %d commands", queries, len(psqlMetaCommands))
+	}
 }
