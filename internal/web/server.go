@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/gate"
@@ -21,12 +22,25 @@ type DevTokenRequest struct {
 	TTL     string   `json:"ttl,omitempty"` // Go duration, default 1h
 }
 
-// Config wires the admin HTTP server. Auth and Trail are required.
+// Config wires the admin HTTP server. Auth and Trail are required; every
+// other field is optional and leaves its feature out when zero.
 type Config struct {
 	Auth     gate.Authenticator
 	Trail    gate.Trail
 	Admins   gate.Principals
 	Auditors gate.Principals
+	// Approvals is the deciding side of human review. Nil leaves out the
+	// approvals and grants API and the inbox.
+	Approvals gate.Approvals
+	// Approvers are the default approvers: they may read every approval
+	// and revoke grants (deciding is up to Approvals.Decide).
+	Approvers gate.Principals
+	// UI configures the browser sign-in. The web UI is served when
+	// UI.Issuer is set or UI.Dev is true.
+	UI UIConfig
+	// Clock is the time source for sessions and countdowns; nil means
+	// the system clock.
+	Clock gate.Clock
 	// Health reports whether the gateway can serve (store reachable,
 	// listeners up). Nil means always healthy.
 	Health func(ctx context.Context) error
@@ -40,9 +54,14 @@ type Config struct {
 
 // Server is the admin HTTP handler.
 type Server struct {
-	cfg Config
-	mux *http.ServeMux
-	log *slog.Logger
+	cfg   Config
+	mux   *http.ServeMux
+	log   *slog.Logger
+	clock gate.Clock
+	ui    *ui // nil when the web UI is off
+	// live ends every event stream when closed (see Close).
+	live     chan struct{}
+	liveOnce sync.Once
 }
 
 // New builds the handler.
@@ -53,21 +72,41 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, clock: cfg.Clock, live: make(chan struct{})}
+	if s.clock == nil {
+		s.clock = gate.SystemClock{}
+	}
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	if cfg.Metrics != nil {
 		s.mux.Handle("GET /metrics", cfg.Metrics)
 	}
 	s.mux.HandleFunc("GET /api/sessions", s.reader(s.listSessions))
 	s.mux.HandleFunc("GET /api/sessions/{id}", s.reader(s.getSession))
+	if cfg.Approvals != nil {
+		s.routeApprovalsAPI()
+		s.routeGrantsAPI()
+	}
 	if cfg.DevToken != nil {
 		s.mux.HandleFunc("POST /dev/token", s.devToken)
+	}
+	if cfg.UI.enabled() {
+		u, err := newUI(s, cfg.UI)
+		if err != nil {
+			return nil, err
+		}
+		s.ui = u
+		s.routeUI()
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
 	return s, nil
 }
+
+// Close ends the live event streams, so that http.Server.Shutdown need not
+// wait for them. The handler keeps serving other requests; streams opened
+// after Close end at once.
+func (s *Server) Close() { s.liveOnce.Do(func() { close(s.live) }) }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
