@@ -103,7 +103,7 @@ func start(ctx context.Context, cfg *config.File, log *slog.Logger) (*app, error
 	if err != nil {
 		return nil, err
 	}
-	admins, auditors := cfg.Principals()
+	admins, auditors, _ := cfg.Principals()
 	wcfg := web.Config{Auth: verifier, Trail: a.trail, Admins: admins, Auditors: auditors, Metrics: m.Handler(), Logger: log,
 		Health: a.health}
 	if a.dev != nil {

@@ -13,8 +13,12 @@ func (f *File) PolicyConfig() policy.Config {
 	for _, p := range f.Policies {
 		pp := policy.PolicyConfig{Name: p.Name, Match: p.Match, Connections: p.Connections}
 		for _, r := range p.Rules {
+			approvers := r.Approvers
+			if r.Action == "review" && len(approvers) == 0 {
+				approvers = f.Access.Approvers // access.approvers is the default
+			}
 			pp.Rules = append(pp.Rules, policy.RuleConfig{Name: r.Name, When: r.When, Action: r.Action, Message: r.Message,
-				Approvers: r.Approvers, Required: r.Required, Mode: r.Mode})
+				Approvers: approvers, Required: r.Required, Mode: r.Mode})
 		}
 		pc.Policies = append(pc.Policies, pp)
 	}
@@ -38,14 +42,16 @@ func (f *File) Upstreams() map[string]*pgwire.Upstream {
 			continue
 		}
 		out[c.Name] = &pgwire.Upstream{Name: c.Name, Address: c.Address, Database: c.Database, User: c.User,
-			Password: c.Password, TLS: c.TLS, CAFile: c.CAFile}
+			Password: c.Password, TLS: c.TLS, CAFile: c.CAFile, DryRun: c.DryRun}
 	}
 	return out
 }
 
-// Principals returns the parsed admins and auditors lists (validated).
-func (f *File) Principals() (admins, auditors gate.Principals) {
+// Principals returns the parsed admins, auditors and approvers lists
+// (validated by Load).
+func (f *File) Principals() (admins, auditors, approvers gate.Principals) {
 	admins, _ = gate.ParsePrincipals(f.Access.Admins)
 	auditors, _ = gate.ParsePrincipals(f.Access.Auditors)
-	return admins, auditors
+	approvers, _ = gate.ParsePrincipals(f.Access.Approvers)
+	return admins, auditors, approvers
 }

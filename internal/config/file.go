@@ -5,15 +5,19 @@ package config
 type File struct {
 	// Node names this gateway in the audit trail's hash chains (one chain
 	// per node). Default: the host name.
-	Node     string       `yaml:"node"`
-	Listen   Listen       `yaml:"listen"`
-	Store    string       `yaml:"store"` // sqlite:///path or postgres://...
-	TLS      TLS          `yaml:"tls"`
-	Identity Identity     `yaml:"identity"`
-	Access   Access       `yaml:"access"`
-	Conns    []Connection `yaml:"connections"`
-	Policies []Policy     `yaml:"policies"`
-	Limits   Limits       `yaml:"limits"`
+	Node string `yaml:"node"`
+	// ExternalURL is how humans reach the admin HTTP address, for links in
+	// notices, errors and notifications. Default: http://<listen.http>.
+	ExternalURL string       `yaml:"external_url"`
+	Listen      Listen       `yaml:"listen"`
+	Store       string       `yaml:"store"` // sqlite:///path or postgres://...
+	TLS         TLS          `yaml:"tls"`
+	Identity    Identity     `yaml:"identity"`
+	Access      Access       `yaml:"access"`
+	Conns       []Connection `yaml:"connections"`
+	Policies    []Policy     `yaml:"policies"`
+	Approvals   Approvals    `yaml:"approvals"`
+	Limits      Limits       `yaml:"limits"`
 
 	positions map[string]int // key path -> line, for validation errors
 	path      string
@@ -37,6 +41,17 @@ type Identity struct {
 	Issuers []Issuer `yaml:"issuers"`
 	// Dev makes the gateway its own token issuer (gatehouse token). Trials only.
 	Dev bool `yaml:"dev"`
+	// UI is the issuer humans sign in with to the web UI (authorization
+	// code with PKCE). Without it, only dev mode offers a sign-in page.
+	UI *UI `yaml:"ui"`
+}
+
+// UI is an OIDC client registration for the web UI.
+type UI struct {
+	Issuer       string `yaml:"issuer"`
+	ClientID     string `yaml:"client_id"`
+	ClientSecret string `yaml:"client_secret"`
+	GroupsClaim  string `yaml:"groups_claim"` // default "groups"
 }
 
 // Issuer is a trusted OIDC issuer.
@@ -50,6 +65,20 @@ type Issuer struct {
 type Access struct {
 	Admins   []string `yaml:"admins"`
 	Auditors []string `yaml:"auditors"`
+	// Approvers decide held statements and grants unless a rule names its own.
+	Approvers []string `yaml:"approvers"`
+}
+
+// Approvals configures human review.
+type Approvals struct {
+	Timeout Duration `yaml:"timeout"` // how long a request waits (default 10m)
+	Notify  []Notify `yaml:"notify"`
+}
+
+// Notify is a webhook told about requests created, decided and expired.
+type Notify struct {
+	URL    string `yaml:"url"`
+	Format string `yaml:"format"` // json (default) | slack
 }
 
 // Connection is an upstream the gateway holds credentials for.
@@ -63,6 +92,11 @@ type Connection struct {
 	PasswordFile string `yaml:"password_file"`
 	TLS          string `yaml:"tls"` // disable | prefer (default) | require | verify-full
 	CAFile       string `yaml:"ca_file"`
+	// DryRun makes impact estimates of held writes run the statement in a
+	// transaction that is always rolled back, for an exact row count.
+	DryRun bool `yaml:"dry_run"`
+	// MaxGrant caps the duration of time-bound grants (default 8h).
+	MaxGrant Duration `yaml:"max_grant"`
 }
 
 // Policy is one policy: who it matches, where, and its ordered rules.

@@ -55,7 +55,8 @@ func Load(path string) (*File, error) {
 func Parse(name string, data []byte, lookup func(string) (string, bool)) (*File, error) {
 	doc, err := parser.ParseBytes(data, 0)
 	if err != nil {
-		return nil, &Error{File: name, Msg: yaml.FormatError(err, false, false)}
+		line, msg := decodeMessage(err)
+		return nil, &Error{File: name, Line: line, Msg: msg}
 	}
 	if len(doc.Docs) != 1 || doc.Docs[0].Body == nil {
 		return nil, &Error{File: name, Msg: "want exactly one YAML document"}
@@ -71,10 +72,17 @@ func Parse(name string, data []byte, lookup func(string) (string, bool)) (*File,
 		return nil, err
 	}
 	f := &File{positions: pos, path: name}
+	if err := f.checkDurations(body, ""); err != nil {
+		return nil, err
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(nil), yaml.DisallowUnknownField())
 	if err := dec.DecodeFromNode(body, f); err != nil {
 		line, msg := decodeMessage(err)
-		return nil, &Error{File: name, Line: line, Msg: msg}
+		key := f.keyAt(line)
+		if m := typeErr.FindStringSubmatch(msg); m != nil {
+			msg = fmt.Sprintf("want %s, got %s", m[2], m[1])
+		}
+		return nil, &Error{File: name, Line: line, Key: key, Msg: msg}
 	}
 	f.defaults()
 	if err := f.validate(); err != nil {
@@ -83,7 +91,62 @@ func Parse(name string, data []byte, lookup func(string) (string, bool)) (*File,
 	return f, nil
 }
 
-var yamlPos = regexp.MustCompile(`^\[(\d+):(\d+)\]\s*`)
+var (
+	yamlPos = regexp.MustCompile(`^\[(\d+):(\d+)\]\s*`)
+	typeErr = regexp.MustCompile(`cannot unmarshal (\S+) into Go struct field \S+ of type (\S+)`)
+)
+
+// durationKeys are the keys holding durations, with [] for any index.
+var durationKeys = map[string]bool{
+	"limits.startup_timeout": true, "limits.shutdown_grace": true, "approvals.timeout": true, "connections[].max_grant": true,
+}
+
+// checkDurations parses every duration scalar before decoding, so that a
+// bad one is reported with its key and line (the decoder loses both).
+func (f *File) checkDurations(n ast.Node, path string) error {
+	switch n := n.(type) {
+	case *ast.MappingNode:
+		for _, v := range n.Values {
+			if err := f.checkDurations(v, path); err != nil {
+				return err
+			}
+		}
+	case *ast.MappingValueNode:
+		p := n.Key.String()
+		if path != "" {
+			p = path + "." + p
+		}
+		if durationKeys[indexless.ReplaceAllString(p, "[]")] {
+			var d Duration
+			if err := d.UnmarshalText([]byte(n.Value.String())); err != nil {
+				return f.errAt(p, "%v", err)
+			}
+			return nil
+		}
+		return f.checkDurations(n.Value, p)
+	case *ast.SequenceNode:
+		for i, v := range n.Values {
+			if err := f.checkDurations(v, path+"["+strconv.Itoa(i)+"]"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+var indexless = regexp.MustCompile(`\[\d+\]`)
+
+// keyAt returns the deepest key on line, for errors the decoder reports by
+// position only.
+func (f *File) keyAt(line int) string {
+	best := ""
+	for k, l := range f.positions {
+		if l == line && len(k) > len(best) {
+			best = k
+		}
+	}
+	return best
+}
 
 // decodeMessage splits a go-yaml error into its line and a one-line message.
 func decodeMessage(err error) (int, string) {
@@ -173,6 +236,8 @@ func expandEnv(n ast.Node, path string, lookup func(string) (string, bool)) erro
 			return &Error{Key: path, Line: n.Token.Position.Line, Msg: err.Error()}
 		}
 		n.Value = v
+	case *ast.LiteralNode: // block scalars (| and >)
+		return expandEnv(n.Value, path, lookup)
 	}
 	return nil
 }

@@ -80,6 +80,16 @@ func TestParseErrorsNameKeyAndLine(t *testing.T) {
 		{"no audience", "      audience: gatehouse\n", "", nil, []string{"identity.issuers[0].audience", "required"}},
 		{"bad store", "sqlite:///tmp/gh.db", "mysql://x", nil, []string{"store", "mysql"}},
 		{"two documents", "", "---\na: 1\n", nil, []string{"one YAML document"}},
+		{"bad duration", "", "limits:\n  shutdown_grace: 10\n", nil, []string{"gh.yaml:29", "limits.shutdown_grace", "invalid duration"}},
+		{"bad max_grant", "    tls: prefer\n", "    tls: prefer\n    max_grant: forever\n", nil, []string{"gh.yaml:20", "connections[0].max_grant"}},
+		{"wrong type", "", "identity2: x\n", nil, []string{"gh.yaml:28", "identity2"}},
+		{"bool type", "identity:\n", "identity:\n  dev: maybe\n", nil, []string{"gh.yaml:6", "identity.dev", "want bool, got string"}},
+		{"duplicate key", "", "store: sqlite:///tmp/other.db\n", nil, []string{"gh.yaml:28", `mapping key "store" already defined`}},
+		{"sqlite with host", "sqlite:///tmp/gh.db", "sqlite://tmp/gh.db", nil, []string{"store", "three slashes"}},
+		{"notify format", "", "approvals:\n  notify:\n    - {url: https://hooks.example/x, format: teams}\n", nil, []string{"approvals.notify[0].format", "teams"}},
+		{"notify url", "", "approvals:\n  notify:\n    - {url: ftp://x}\n", nil, []string{"approvals.notify[0].url"}},
+		{"ui without client", "  issuers:", "  ui: {issuer: https://login.example}\n  issuers:", nil, []string{"identity.ui.client_id", "required"}},
+		{"bad approver entry", `auditors: ["group:security"]`, "auditors: [\"group:security\"]\n  approvers: [dba]", nil, []string{"access.approvers"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -105,6 +115,37 @@ func TestParseErrorsNameKeyAndLine(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestApprovalKeysAndBlockScalars(t *testing.T) {
+	src := sample + `approvals:
+  timeout: 5m
+  notify:
+    - {url: https://hooks.slack.com/services/x, format: slack}
+    - url: https://ops.example/hooks/gatehouse
+external_url: https://gw.example/
+`
+	src = strings.Replace(src, "auditors: [\"group:security\"]", "auditors: [\"group:security\"]\n  approvers: [\"group:dba\"]", 1)
+	src = strings.Replace(src, "    tls: prefer\n", "    tls: prefer\n    dry_run: true\n    max_grant: 2h\n", 1)
+	src = strings.Replace(src, "        action: allow\n", "        action: allow\n      - name: big-writes\n        when: |\n          command.kind == \"${KIND}\"\n        action: review\n", 1)
+	f, err := Parse("x", []byte(src), env(map[string]string{"SHOP_DB_PASSWORD": "x", "KIND": "write"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Approvals.Timeout.D().Minutes() != 5 || len(f.Approvals.Notify) != 2 || f.Approvals.Notify[1].Format != "json" {
+		t.Fatalf("approvals = %+v", f.Approvals)
+	}
+	if f.ExternalURL != "https://gw.example" || !f.Conns[0].DryRun || f.Conns[0].MaxGrant.D().Hours() != 2 {
+		t.Fatalf("external_url %q conns %+v", f.ExternalURL, f.Conns[0])
+	}
+	rule := f.PolicyConfig().Policies[0].Rules[1]
+	if strings.TrimSpace(rule.When) != `command.kind == "write"` {
+		t.Fatalf("block scalar not expanded: %q", rule.When)
+	}
+	// A review rule without approvers takes access.approvers.
+	if len(rule.Approvers) != 1 || rule.Approvers[0] != "group:dba" {
+		t.Fatalf("approvers = %v", rule.Approvers)
 	}
 }
 

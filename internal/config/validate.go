@@ -37,6 +37,24 @@ func (f *File) defaults() {
 		if f.Conns[i].TLS == "" {
 			f.Conns[i].TLS = "prefer"
 		}
+		if f.Conns[i].MaxGrant == 0 {
+			f.Conns[i].MaxGrant = Duration(8 * time.Hour)
+		}
+	}
+	if f.ExternalURL == "" {
+		f.ExternalURL = "http://" + f.Listen.HTTP
+	}
+	f.ExternalURL = strings.TrimRight(f.ExternalURL, "/")
+	if f.Approvals.Timeout == 0 {
+		f.Approvals.Timeout = Duration(10 * time.Minute)
+	}
+	for i := range f.Approvals.Notify {
+		if f.Approvals.Notify[i].Format == "" {
+			f.Approvals.Notify[i].Format = "json"
+		}
+	}
+	if f.Identity.UI != nil && f.Identity.UI.GroupsClaim == "" {
+		f.Identity.UI.GroupsClaim = "groups"
 	}
 	if f.Limits.MaxMessageSize == 0 {
 		f.Limits.MaxMessageSize = 64 << 20
@@ -52,6 +70,9 @@ func (f *File) defaults() {
 // validate checks everything that can be checked without compiling
 // policies or contacting anything. Errors name the key and line.
 func (f *File) validate() error {
+	if len(f.Node) > 200 || strings.ContainsAny(f.Node, "\x00\n") {
+		return f.errAt("node", "must be at most 200 bytes, without NUL or newline")
+	}
 	for key, addr := range map[string]string{"listen.postgres": f.Listen.Postgres, "listen.http": f.Listen.HTTP} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			return f.errAt(key, "%q is not a host:port address", addr)
@@ -66,7 +87,13 @@ func (f *File) validate() error {
 	if err := f.validateIdentity(); err != nil {
 		return err
 	}
-	for key, list := range map[string][]string{"access.admins": f.Access.Admins, "access.auditors": f.Access.Auditors} {
+	if u, err := url.Parse(f.ExternalURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return f.errAt("external_url", "%q is not an http(s) URL", f.ExternalURL)
+	}
+	if err := f.validateApprovals(); err != nil {
+		return err
+	}
+	for key, list := range map[string][]string{"access.admins": f.Access.Admins, "access.auditors": f.Access.Auditors, "access.approvers": f.Access.Approvers} {
 		if _, err := gate.ParsePrincipals(list); err != nil {
 			return f.errAt(key, "%v", err)
 		}
@@ -90,6 +117,29 @@ func (f *File) validate() error {
 	return nil
 }
 
+func (f *File) validateApprovals() error {
+	for i, n := range f.Approvals.Notify {
+		key := fmt.Sprintf("approvals.notify[%d]", i)
+		u, err := url.Parse(n.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return f.errAt(key+".url", "%q is not an http(s) URL", n.URL)
+		}
+		if n.Format != "json" && n.Format != "slack" {
+			return f.errAt(key+".format", "%q: want json or slack", n.Format)
+		}
+	}
+	if ui := f.Identity.UI; ui != nil {
+		u, err := url.Parse(ui.Issuer)
+		if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname()))) {
+			return f.errAt("identity.ui.issuer", "%q: want the https URL of an OIDC issuer", ui.Issuer)
+		}
+		if ui.ClientID == "" {
+			return f.errAt("identity.ui.client_id", "required")
+		}
+	}
+	return nil
+}
+
 func (f *File) validateStore() error {
 	u, err := url.Parse(f.Store)
 	if err != nil {
@@ -97,8 +147,8 @@ func (f *File) validateStore() error {
 	}
 	switch u.Scheme {
 	case "sqlite":
-		if u.Path == "" {
-			return f.errAt("store", "sqlite URL has no path: want sqlite:///absolute/path/gatehouse.db")
+		if u.Path == "" || u.Host != "" {
+			return f.errAt("store", "want sqlite:///absolute/path/gatehouse.db (three slashes: an empty host, then the path)")
 		}
 	case "postgres", "postgresql":
 	default:

@@ -36,8 +36,12 @@ func (k Kind) String() string {
 	return "unknown"
 }
 
-// ParseKind is the inverse of Kind.String.
+// ParseKind is the inverse of Kind.String; "unknown" is the zero Kind, the
+// kind of a command that could not be classified (it does not parse).
 func ParseKind(s string) (Kind, error) {
+	if s == "unknown" {
+		return 0, nil
+	}
 	for i, n := range kindNames {
 		if i > 0 && n == s {
 			return Kind(i), nil

@@ -10,19 +10,20 @@ import (
 // Identity is a verified caller: the claims of a token that passed every
 // check of an Authenticator. It is immutable once returned; share it freely.
 type Identity struct {
-	Issuer  string
-	Subject string
-	Email   string
-	Groups  []string
-	Scopes  []string
+	Issuer  string   `json:"issuer"`
+	Subject string   `json:"sub"`
+	Email   string   `json:"email,omitempty"`
+	Groups  []string `json:"groups,omitempty"`
+	Scopes  []string `json:"scopes,omitempty"`
 	// Claims holds every claim of the token as decoded from JSON
 	// (string, float64, bool, []any, map[string]any, nil).
-	Claims map[string]any
-	// Expiry is when the token stops being valid; a session ends then.
-	Expiry time.Time
+	Claims map[string]any `json:"claims,omitempty"`
+	// Expiry is when the gateway stops accepting the token (its exp claim
+	// plus the clock skew the authenticator allows); a session ends then.
+	Expiry time.Time `json:"expiry,omitzero"`
 	// Grants lists active time-bound grants as "connection:access"
-	// (filled by an approver, empty until grants exist).
-	Grants []string
+	// (filled by an approver at each decision).
+	Grants []string `json:"grants,omitempty"`
 }
 
 // String names the identity for logs and error messages. It never contains

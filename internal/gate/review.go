@@ -36,15 +36,16 @@ func (s *Session) Hold(ctx context.Context, cmd *Command, d Decision, impact *Im
 	if ok {
 		return approvedDecision(d, a), nil
 	}
-	req.Step = int(s.steps.Load()) + 1
+	s.stepMu.Lock()
+	req.Step = s.nsteps + 1
+	s.stepMu.Unlock()
 	a, err = ap.Request(ctx, req)
 	if err != nil {
 		return s.refuseReview(ctx, cmd, d, "the approval request could not be stored ("+err.Error()+"), so the statement cannot run")
 	}
 	held := d
 	held.ApprovalID = a.ID
-	n := int(s.steps.Add(1))
-	if err := s.g.rec.Record(ctx, Event{Kind: EventStep, Time: s.g.clock.Now(), SessionID: s.ID, Step: n, Command: cmd, Decision: &held}); err != nil {
+	if _, err := s.recordStep(ctx, cmd, &held); err != nil {
 		return d, fmt.Errorf("%w: %v", ErrAuditUnavailable, err)
 	}
 	if d.Review == nil || d.Review.Mode == "defer" {
@@ -74,8 +75,7 @@ func (s *Session) Hold(ctx context.Context, cmd *Command, d Decision, impact *Im
 // not be put up for approval (fail closed).
 func (s *Session) refuseReview(ctx context.Context, cmd *Command, d Decision, msg string) (Decision, error) {
 	d.Action, d.Message = Deny, msg
-	n := int(s.steps.Add(1))
-	s.g.record(ctx, Event{Kind: EventStep, Time: s.g.clock.Now(), SessionID: s.ID, Step: n, Command: cmd, Decision: &d})
+	s.recordDenial(ctx, cmd, &d)
 	return d, d.Denial()
 }
 

@@ -125,8 +125,33 @@ type Session struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	timer  Timer
-	steps  atomic.Int64
 	once   sync.Once
+
+	// stepMu serializes step numbering with recording, so that numbers are
+	// consecutive in the trail: a step whose record failed takes none.
+	stepMu sync.Mutex
+	nsteps int
+}
+
+// recordStep records an EventStep with the next step number and returns
+// the number; on a recording failure no number is used.
+func (s *Session) recordStep(ctx context.Context, cmd *Command, d *Decision) (int, error) {
+	s.stepMu.Lock()
+	defer s.stepMu.Unlock()
+	n := s.nsteps + 1
+	if err := s.g.rec.Record(ctx, Event{Kind: EventStep, Time: s.g.clock.Now(), SessionID: s.ID, Step: n, Command: cmd, Decision: d}); err != nil {
+		return 0, err
+	}
+	s.nsteps = n
+	return n, nil
+}
+
+// recordDenial records a refused step; a failure is logged (the command
+// does not run either way).
+func (s *Session) recordDenial(ctx context.Context, cmd *Command, d *Decision) {
+	if _, err := s.recordStep(ctx, cmd, d); err != nil {
+		s.g.log.Error("audit record of a refused step lost", "session", s.ID, "err", err)
+	}
 }
 
 // Context is cancelled when the session must end; context.Cause tells why
@@ -164,8 +189,7 @@ func (s *Session) Decide(ctx context.Context, cmd *Command) (Decision, error) {
 	default:
 		d.Action = Deny
 	}
-	n := int(s.steps.Add(1))
-	s.g.record(ctx, Event{Kind: EventStep, Time: s.g.clock.Now(), SessionID: s.ID, Step: n, Command: cmd, Decision: &d})
+	s.recordDenial(ctx, cmd, &d)
 	return d, d.Denial()
 }
 
@@ -197,12 +221,11 @@ func (s *Session) Begin(ctx context.Context, cmd *Command, d Decision) (*Step, e
 	if d.Action != Allow {
 		return nil, d.Denial()
 	}
-	n := int(s.steps.Add(1))
-	now := s.g.clock.Now()
-	if err := s.g.rec.Record(ctx, Event{Kind: EventStep, Time: now, SessionID: s.ID, Step: n, Command: cmd, Decision: &d}); err != nil {
+	n, err := s.recordStep(ctx, cmd, &d)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrAuditUnavailable, err)
 	}
-	return &Step{s: s, N: n, start: now}, nil
+	return &Step{s: s, N: n, start: s.g.clock.Now()}, nil
 }
 
 // Check is Decide followed by Begin, for protocols where a command is
@@ -265,6 +288,5 @@ func NewID() string {
 // attempt is in the audit trail. The adapter reports its own error.
 func (s *Session) Refuse(ctx context.Context, cmd *Command, reason string) {
 	d := Decision{Action: Deny, Message: reason}
-	n := int(s.steps.Add(1))
-	s.g.record(ctx, Event{Kind: EventStep, Time: s.g.clock.Now(), SessionID: s.ID, Step: n, Command: cmd, Decision: &d})
+	s.recordDenial(ctx, cmd, &d)
 }

@@ -121,6 +121,12 @@ func TestBeginFailsClosed(t *testing.T) {
 	if _, err := s.Check(context.Background(), read()); !errors.Is(err, gate.ErrAuditUnavailable) {
 		t.Fatalf("got %v, want ErrAuditUnavailable", err)
 	}
+	// The failed step took no number: the trail has no gap.
+	e.rec.SetFail(nil)
+	step, err := s.Check(context.Background(), read())
+	if err != nil || step.N != 1 {
+		t.Fatalf("step after the failure: %+v %v", step, err)
+	}
 }
 
 type errPolicy struct{}

@@ -38,7 +38,9 @@ func (is *issuer) identity(claims map[string]any, now time.Time) (*gate.Identity
 	if err != nil {
 		return nil, err
 	}
-	id.Expiry = exp
+	// The gateway accepts the token until exp plus the clock skew, so its
+	// sessions last as long (gate ends a session at Identity.Expiry).
+	id.Expiry = exp.Add(ClockSkew)
 	return id, nil
 }
 

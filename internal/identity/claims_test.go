@@ -62,7 +62,8 @@ func TestIdentityMapping(t *testing.T) {
 			if id.Claims["repository"] != "acme/app" || id.Claims["run_id"] != 7.0 || id.Claims["iss"] != env.iss.URL() {
 				t.Errorf("claims %v", id.Claims)
 			}
-			if exp := id.Claims["exp"].(float64); id.Expiry.Unix() != int64(exp) {
+			// Expiry is exp plus the accepted clock skew.
+			if exp := id.Claims["exp"].(float64); id.Expiry.Unix() != int64(exp)+int64(ClockSkew.Seconds()) {
 				t.Errorf("Expiry %v, exp %v", id.Expiry, exp)
 			}
 		})

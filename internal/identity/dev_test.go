@@ -53,7 +53,7 @@ func TestDevIssuerRoundTrip(t *testing.T) {
 		iss, sub, email string
 		groups, scopes  []string
 		exp             time.Time
-	}{DefaultDevIssuer, "alice-bot", "alice@example.com", []string{"platform"}, []string{"db:read"}, t0.Add(DefaultDevTTL)}
+	}{DefaultDevIssuer, "alice-bot", "alice@example.com", []string{"platform"}, []string{"db:read"}, t0.Add(DefaultDevTTL + ClockSkew)}
 	if id.Issuer != want.iss || id.Subject != want.sub || id.Email != want.email || !reflect.DeepEqual(id.Groups, want.groups) ||
 		!reflect.DeepEqual(id.Scopes, want.scopes) || !id.Expiry.Equal(want.exp) {
 		t.Errorf("identity %+v", id)

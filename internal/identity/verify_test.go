@@ -37,7 +37,7 @@ func TestValidTokenForEachKeyType(t *testing.T) {
 			if id.Subject != "bot-"+alg || id.Issuer != e.iss.URL() {
 				t.Errorf("identity %+v", id)
 			}
-			if want := e.clock.Now().Add(5 * time.Minute).Truncate(time.Second); !id.Expiry.Equal(want) {
+			if want := e.clock.Now().Add(5 * time.Minute).Truncate(time.Second).Add(ClockSkew); !id.Expiry.Equal(want) {
 				t.Errorf("Expiry %v, want %v", id.Expiry, want)
 			}
 		})

@@ -66,8 +66,12 @@ func errorResponse(err error, fatal bool) *pgproto3.ErrorResponse {
 		e.Message = "gatehouse: the session's token expired; reconnect with a fresh token"
 	case errors.Is(err, gate.ErrAuditUnavailable):
 		e.Code = codeSystemError
-		e.Message = "gatehouse: audit store unavailable, so the statement was not run: " + strings.TrimPrefix(err.Error(), gate.ErrAuditUnavailable.Error()+": ")
-		e.Hint = "retry later; the gateway refuses to run statements it cannot record"
+		what := "the statement was not run"
+		if fatal {
+			what = "the session was not opened"
+		}
+		e.Message = "gatehouse: audit store unavailable, so " + what + ": " + strings.TrimPrefix(err.Error(), gate.ErrAuditUnavailable.Error()+": ")
+		e.Hint = "retry later; the gateway refuses to run what it cannot record"
 	case errors.Is(err, gate.ErrShuttingDown):
 		e.Code = codeAdminShutdown
 		e.Message = "gatehouse: the gateway is shutting down; reconnect"

@@ -334,7 +334,8 @@ func (c *conn) flushForWait() error { return c.uw.Flush() }
 // the gateway does not follow by name.
 func resetsObjects(tags []string) bool {
 	for _, t := range tags {
-		if t == "DEALLOCATE" || t == "DISCARD" || t == "DEALLOCATE ALL" || t == "DISCARD ALL" {
+		switch t { // the tags internal/sqlpg gives; DISCARD PLANS etc. keep statements
+		case "DEALLOCATE", "DEALLOCATE ALL", "DISCARD ALL":
 			return true
 		}
 	}

@@ -44,14 +44,16 @@ func (c *conn) startup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// TLS first: a plaintext client off loopback learns nothing, not even
+	// which connection names exist.
+	if !c.tls && !isLoopback(c.nc.RemoteAddr()) {
+		return fatalf(codeInvalidAuthorization, "gatehouse: TLS is required for clients that are not on loopback, because the password is a bearer token",
+			"connect with sslmode=require")
+	}
 	up := c.srv.cfg.Upstreams[sp.database]
 	if up == nil {
 		return fatalf(codeInvalidCatalogName, fmt.Sprintf("gatehouse: no connection named %q", sp.database),
 			"the database name in the connection string selects a gatehouse connection; ask the operator for its name")
-	}
-	if !c.tls && !isLoopback(c.nc.RemoteAddr()) {
-		return fatalf(codeInvalidAuthorization, "gatehouse: TLS is required for clients that are not on loopback, because the password is a bearer token",
-			"connect with sslmode=require")
 	}
 	token, err := c.readPassword()
 	if err != nil {
