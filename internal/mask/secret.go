@@ -77,9 +77,26 @@ func (secretScanner) next(s []byte, from int) (int, int) {
 	return -1, -1
 }
 
+// tokenStarts are the first two bytes of every AWS prefix and token rule:
+// a cheap filter before comparing prefixes.
+var tokenStarts = [...]string{"AK", "AS", "AB", "AC", "AI", "AR", "AN", "AP", "AG", "gh", "gi", "gl", "xo", "sk", "rk"}
+
 // tokenAt matches an AWS key id or a prefixed token at s[i].
 func tokenAt(s []byte, i int) (int, bool) {
 	rest := s[i:]
+	if len(rest) < 16 {
+		return 0, false
+	}
+	known := false
+	for _, p := range tokenStarts {
+		if rest[0] == p[0] && rest[1] == p[1] {
+			known = true
+			break
+		}
+	}
+	if !known {
+		return 0, false
+	}
 	if s[i] == 'A' {
 		if len(rest) < 20 {
 			return 0, false
