@@ -65,7 +65,7 @@ func start(ctx context.Context, cfg *config.File, log *slog.Logger) (*app, error
 		return nil, err
 	}
 	if a.store, err = store.Open(ctx, cfg.Store); err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+		return nil, err
 	}
 	if a.rec, err = audit.New(ctx, audit.Config{Store: a.store, Chain: cfg.Node, Logger: log}); err != nil {
 		return nil, fmt.Errorf("audit: %w", err)

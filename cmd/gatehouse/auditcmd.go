@@ -13,7 +13,7 @@ import (
 
 func newAuditCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "audit", Short: "Work with the audit trail's hash chains"}
-	var path, chain string
+	var path, storeURL, chain string
 	var anchors []string
 	verify := &cobra.Command{
 		Use:   "verify --config FILE",
@@ -23,12 +23,15 @@ func newAuditCmd(g *globals) *cobra.Command {
 			"the exit status is 1. Pass heads printed by an earlier run (--anchor) to also detect a truncated chain.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.Load(path)
-			if err != nil {
-				return err
+			if storeURL == "" {
+				cfg, err := config.Load(path)
+				if err != nil {
+					return err
+				}
+				storeURL = cfg.Store
 			}
 			ctx := context.Background()
-			st, err := store.Open(ctx, cfg.Store)
+			st, err := store.Open(ctx, storeURL)
 			if err != nil {
 				return err
 			}
@@ -62,6 +65,7 @@ func newAuditCmd(g *globals) *cobra.Command {
 		},
 	}
 	verify.Flags().StringVarP(&path, "config", "c", "gatehouse.yaml", "configuration file (its store is verified)")
+	verify.Flags().StringVar(&storeURL, "store", "", "verify this store URL instead of the configuration's (an auditor needs no upstream secrets)")
 	verify.Flags().StringVar(&chain, "chain", "", "verify only this chain (a node name)")
 	verify.Flags().StringArrayVar(&anchors, "anchor", nil, "a head printed earlier (chain=... seq=... sha256=...); repeatable")
 	cmd.AddCommand(verify)

@@ -239,13 +239,14 @@ func printTryIt(out io.Writer, a *app) {
 	fmt.Fprintf(out, `
 ==> gatehouse is running. Try it from another terminal (Ctrl-C here stops everything):
 
+  export GATEHOUSE_URL=%[3]s
+
   # a token for an agent (the dev issuer only answers on loopback):
   export PGPASSWORD=$(go run ./cmd/gatehouse token --sub me --groups agents --ttl 15m)
   psql "host=%[1]s port=%[2]s dbname=shop user=me sslmode=require" -c 'select count(*) from orders'
   psql "host=%[1]s port=%[2]s dbname=shop user=me sslmode=require" -c 'drop table orders'      # denied
 
   # read the audit trail as an auditor:
-  export GATEHOUSE_URL=%[3]s
   export GATEHOUSE_TOKEN=$(go run ./cmd/gatehouse token --sub auditor-1 --groups security)
   go run ./cmd/gatehouse sessions list
   go run ./cmd/gatehouse sessions show <ID>

@@ -54,6 +54,18 @@ func (a *app) wait(ctx context.Context) error {
 	}
 	gctx, cancel := context.WithTimeout(context.Background(), a.cfg.Limits.ShutdownGrace.D())
 	defer cancel()
+	// A second signal cuts the grace period short.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	go func() {
+		select {
+		case <-sig:
+			a.log.Warn("second signal: closing running sessions now")
+			cancel()
+		case <-gctx.Done():
+		}
+	}()
 	a.stop(gctx)
 	a.log.Info("stopped")
 	return err

@@ -112,7 +112,14 @@ func printReplay(w io.Writer, r *gate.SessionRecord) {
 		}
 		fmt.Fprintf(w, "    kind    %s  %s\n", st.Command.Class.Kind, strings.Join(st.Command.Class.Statements, ", "))
 		if rq := st.Command.Request; rq.Reason != "" || rq.TraceID != "" {
-			fmt.Fprintf(w, "    intent  reason=%q trace=%s\n", rq.Reason, rq.TraceID)
+			var parts []string
+			if rq.Reason != "" {
+				parts = append(parts, fmt.Sprintf("reason=%q", rq.Reason))
+			}
+			if rq.TraceID != "" {
+				parts = append(parts, "trace="+rq.TraceID)
+			}
+			fmt.Fprintf(w, "    intent  %s\n", strings.Join(parts, " "))
 		}
 		if o := st.Outcome; o != nil {
 			switch {
