@@ -76,14 +76,8 @@ func (t *Trail) Session(ctx context.Context, id string) (*gate.SessionRecord, er
 			if _, dup := steps[r.Step]; dup {
 				continue
 			}
-			st := &gate.StepRecord{N: r.Step, Time: r.Time}
-			if b, err := decodeBody(r.Body); err == nil && b.Command != nil && b.Decision != nil {
-				st.Command, st.Decision = *b.Command, *b.Decision
-			} else {
-				st.Command.Request.TraceID = r.TraceID
-				st.Decision.Action, _ = gate.ParseAction(r.Action)
-			}
-			steps[r.Step] = st
+			st := stepRecord(r)
+			steps[r.Step] = &st
 		case store.KindStepResult:
 			if b, err := decodeBody(r.Body); err == nil && b.Outcome != nil && result[r.Step] == nil {
 				result[r.Step] = b.Outcome
@@ -104,6 +98,61 @@ func (t *Trail) Session(ctx context.Context, id string) (*gate.SessionRecord, er
 	slices.SortFunc(sr.Steps, func(a, b gate.StepRecord) int { return cmp.Compare(a.N, b.N) })
 	sr.SessionSummary.Steps = len(sr.Steps)
 	return sr, nil
+}
+
+// RecentSteps returns the earlier steps of one agent run, for an approver
+// to see what led to a held command: the newest limit steps (20 when
+// limit <= 0, at most store.MaxListLimit) carrying traceID, across
+// sessions, or, when traceID is empty, of session sessionID; oldest first,
+// each with its outcome when one was recorded. No match is an empty
+// slice, not an error. Steps numbers (N) are per session, so steps of
+// different sessions of one run may share one.
+func (t *Trail) RecentSteps(ctx context.Context, traceID, sessionID string, limit int) ([]gate.StepRecord, error) {
+	if traceID == "" && sessionID == "" {
+		return nil, nil
+	}
+	recs, err := t.st.StepRecords(ctx, store.StepQuery{TraceID: traceID, Session: sessionID, Limit: limit})
+	if err != nil {
+		return nil, fmt.Errorf("audit: recent steps: %w", err)
+	}
+	type key struct {
+		session string
+		step    int
+	}
+	var (
+		out   []gate.StepRecord
+		index = map[key]int{}
+	)
+	for i := range recs {
+		r := &recs[i]
+		k := key{r.Session, r.Step}
+		switch r.Kind {
+		case store.KindStep:
+			if _, dup := index[k]; !dup {
+				index[k] = len(out)
+				out = append(out, stepRecord(r))
+			}
+		case store.KindStepResult:
+			if j, ok := index[k]; ok && out[j].Outcome == nil {
+				if b, err := decodeBody(r.Body); err == nil {
+					out[j].Outcome = b.Outcome
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// stepRecord decodes a step record, falling back to its index columns.
+func stepRecord(r *store.Record) gate.StepRecord {
+	st := gate.StepRecord{N: r.Step, Time: r.Time}
+	if b, err := decodeBody(r.Body); err == nil && b.Command != nil && b.Decision != nil {
+		st.Command, st.Decision = *b.Command, *b.Decision
+	} else {
+		st.Command.Request.TraceID = r.TraceID
+		st.Decision.Action, _ = gate.ParseAction(r.Action)
+	}
+	return st
 }
 
 // summary builds a session summary from its session_open record.

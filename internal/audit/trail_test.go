@@ -198,3 +198,53 @@ func TestGatePipeline(t *testing.T) {
 		t.Fatalf("verify: %+v %v", rep, err)
 	}
 }
+
+func TestTrailRecentSteps(t *testing.T) {
+	engines(t, func(t *testing.T, e engine) {
+		ctx := context.Background()
+		st := e.open(t)
+		r := newRecorder(t, st, "node-1")
+		record(t, r,
+			openEvent("s1", "orders", "bot-a", 0),
+			stepEvent("s1", 1, "SELECT 1", gate.Allow, "run-1", 1*time.Minute),
+			resultEvent("s1", 1, 1, 1*time.Minute+time.Second),
+			stepEvent("s1", 2, "SELECT 2", gate.Allow, "run-2", 2*time.Minute),
+			openEvent("s2", "orders", "bot-a", 3*time.Minute),
+			stepEvent("s2", 1, "SELECT 3", gate.Deny, "run-1", 4*time.Minute),
+			stepEvent("s2", 2, "SELECT 4", gate.Allow, "", 5*time.Minute),
+		)
+		trail := NewTrail(st)
+		texts := func(trace, session string, limit int) []string {
+			t.Helper()
+			steps, err := trail.RecentSteps(ctx, trace, session, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, s := range steps {
+				x := s.Command.Text + " " + s.Decision.Action.String()
+				if s.Outcome != nil {
+					x += " " + s.Outcome.Tag
+				}
+				out = append(out, x)
+			}
+			return out
+		}
+		for _, tc := range []struct {
+			name           string
+			trace, session string
+			limit          int
+			want           []string
+		}{
+			{"trace across sessions, oldest first", "run-1", "s2", 0, []string{"SELECT 1 allow SELECT 1", "SELECT 3 deny"}},
+			{"newest only", "run-1", "", 1, []string{"SELECT 3 deny"}},
+			{"session without trace", "", "s2", 0, []string{"SELECT 3 deny", "SELECT 4 allow"}},
+			{"nothing asked", "", "", 0, nil},
+			{"no match", "run-9", "", 0, nil},
+		} {
+			if got := texts(tc.trace, tc.session, tc.limit); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+			}
+		}
+	})
+}

@@ -24,6 +24,10 @@ func runConformance(t *testing.T, fresh newDB) {
 	t.Run("SecretRace", func(t *testing.T) { testSecretRace(t, fresh(t)) })
 	t.Run("MigrateIdempotent", func(t *testing.T) { testMigrateIdempotent(t, fresh(t)) })
 	t.Run("Closed", func(t *testing.T) { testClosed(t, fresh(t)) })
+	t.Run("Approvals", func(t *testing.T) { testApprovals(t, open(t, fresh(t))) })
+	t.Run("ApprovalUpdateRace", func(t *testing.T) { testApprovalUpdateRace(t, fresh(t)) })
+	t.Run("ApprovalWatch", func(t *testing.T) { testApprovalWatch(t, fresh(t)) })
+	t.Run("StepRecords", func(t *testing.T) { testStepRecords(t, open(t, fresh(t))) })
 }
 
 func open(t *testing.T, url string) Store {

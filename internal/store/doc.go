@@ -24,6 +24,16 @@
 //   - secrets: small named values (signing keys, HMAC keys), created once
 //     and shared by every replica. They are stored in clear: protect the
 //     database (file mode 0600 for SQLite, a dedicated role for PostgreSQL).
+//   - approvals: approval requests and time-bound grants (approvals.go).
+//     The store knows a few columns to find them by (status, kind,
+//     requester, redeem key, times); the request itself, its votes and a
+//     grant's bounds are an opaque body owned by package approval.
+//     UpdateApproval is a read-modify-write that holds the row, so votes
+//     from several replicas serialise. Every change is announced to
+//     WatchApprovals subscribers: by NOTIFY gatehouse_approvals, sent in
+//     the writing transaction and heard by one dedicated LISTEN connection
+//     per Store (PostgreSQL); in-process, plus a one-second poll of a
+//     change counter for other processes on the same file (SQLite).
 //
 // Every Store is safe for concurrent use by many goroutines, and several
 // Stores (processes, replicas) may share one database.

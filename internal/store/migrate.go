@@ -55,6 +55,26 @@ var sqliteMigrations = []string{
 		value      BLOB    NOT NULL,
 		created_ns INTEGER NOT NULL
 	);`,
+	// 2: approvals. change_seq orders changes for other processes'
+	// pollers (approvals_sqlite.go); it is bumped under the write lock.
+	`CREATE TABLE approvals (
+		id         TEXT    PRIMARY KEY,
+		kind       TEXT    NOT NULL,
+		status     TEXT    NOT NULL,
+		requester  TEXT    NOT NULL,
+		redeem_key TEXT    NOT NULL DEFAULT '',
+		connection TEXT    NOT NULL DEFAULT '',
+		created_ns INTEGER NOT NULL,
+		expires_ns INTEGER NOT NULL,
+		updated_ns INTEGER NOT NULL,
+		change_seq INTEGER NOT NULL,
+		body       BLOB    NOT NULL
+	);
+	CREATE INDEX approvals_created ON approvals (created_ns, id);
+	CREATE INDEX approvals_status ON approvals (status, expires_ns);
+	CREATE INDEX approvals_redeem ON approvals (redeem_key) WHERE redeem_key <> '';
+	CREATE INDEX approvals_requester ON approvals (requester, kind);
+	CREATE UNIQUE INDEX approvals_change ON approvals (change_seq);`,
 }
 
 var postgresMigrations = []string{
@@ -89,6 +109,23 @@ var postgresMigrations = []string{
 		value      bytea  NOT NULL,
 		created_ns bigint NOT NULL
 	);`,
+	// 2: approvals. Changes are announced with NOTIFY gatehouse_approvals.
+	`CREATE TABLE approvals (
+		id         text   PRIMARY KEY,
+		kind       text   NOT NULL,
+		status     text   NOT NULL,
+		requester  text   NOT NULL,
+		redeem_key text   NOT NULL DEFAULT '',
+		connection text   NOT NULL DEFAULT '',
+		created_ns bigint NOT NULL,
+		expires_ns bigint NOT NULL,
+		updated_ns bigint NOT NULL,
+		body       bytea  NOT NULL
+	);
+	CREATE INDEX approvals_created ON approvals (created_ns, id);
+	CREATE INDEX approvals_status ON approvals (status, expires_ns);
+	CREATE INDEX approvals_redeem ON approvals (redeem_key) WHERE redeem_key <> '';
+	CREATE INDEX approvals_requester ON approvals (requester, kind);`,
 }
 
 // schemaMigrationsDDL is the same for both engines.

@@ -24,6 +24,7 @@ type postgresStore struct {
 	pool     *pgxpool.Pool
 	password string // only to scrub it from errors
 	closed   atomic.Bool
+	listen   pgListen
 	secretOps
 }
 
@@ -196,6 +197,16 @@ func (s *postgresStore) SessionRecords(ctx context.Context, session string) ([]R
 	return recs, s.err("session records", err)
 }
 
+// StepRecords implements Store.
+func (s *postgresStore) StepRecords(ctx context.Context, q StepQuery) ([]Record, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	text, args := stepsSQL(q, dollar)
+	recs, err := s.query(ctx, text, args...)
+	return recs, s.err("step records", err)
+}
+
 // Secret implements Store.
 func (s *postgresStore) Secret(ctx context.Context, name string, create func() ([]byte, error)) ([]byte, error) {
 	if err := s.check(); err != nil {
@@ -233,6 +244,7 @@ func (s *postgresStore) Ping(ctx context.Context) error {
 // Close implements Store. It waits for acquired connections to be released.
 func (s *postgresStore) Close() error {
 	if !s.closed.Swap(true) {
+		s.listen.closeListen()
 		s.pool.Close()
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/testenv"
 )
@@ -66,4 +67,38 @@ func TestPostgresConcurrentMigrations(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestPostgresWatchReconnects: when the listener's connection is killed,
+// watchers hear WatchLost, then WatchResumed once it listens again, and
+// changes flow again. A short ping interval exercises the liveness check
+// on the way.
+func TestPostgresWatchReconnects(t *testing.T) {
+	defer func(d time.Duration) { pgListenPing = d }(pgListenPing)
+	pgListenPing = 50 * time.Millisecond
+	pg := testenv.SharedPostgres(t)
+	db := pg.NewDatabase(t)
+	u := fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable&synchronous_commit=on", url.PathEscape(db.User), url.PathEscape(db.Password), pg.Addr(), db.Name)
+	s := open(t, u)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w, err := s.WatchApprovals(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * pgListenPing) // let a few pings pass: the connection must survive them
+	if err := s.CreateApproval(ctx, approvalRow("ap_1", "pending", 0)); err != nil {
+		t.Fatal(err)
+	}
+	waitChange(t, "before", w, ApprovalChange{ID: "ap_1", Status: "pending"})
+	err = pg.Exec(ctx, "", `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '`+db.Name+`' AND application_name = '`+listenAppName+`'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitChange(t, "lost", w, ApprovalChange{State: WatchLost})
+	waitChange(t, "resumed", w, ApprovalChange{State: WatchResumed})
+	if err := s.CreateApproval(ctx, approvalRow("ap_2", "pending", time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	waitChange(t, "after", w, ApprovalChange{ID: "ap_2", Status: "pending"})
 }

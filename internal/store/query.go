@@ -85,6 +85,27 @@ func sessionsSQL(q SessionQuery, ph func(n int) string) (string, []any) {
 	LIMIT ` + ph(len(args)), args
 }
 
+// stepsSQL builds the StepRecords query: the newest q.Limit step records
+// of the trace (or session) and the step_result records of the same
+// steps, oldest first.
+func stepsSQL(q StepQuery, ph func(n int) string) (string, []any) {
+	col, val := "trace_id", q.TraceID
+	if val == "" {
+		col, val = "session_id", q.Session
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultStepLimit
+	}
+	return `SELECT ` + recordCols + ` FROM audit_records
+	WHERE kind IN ('` + KindStep + `', '` + KindStepResult + `') AND (session_id, step) IN (
+		SELECT session_id, step FROM audit_records
+		WHERE kind = '` + KindStep + `' AND ` + col + ` = ` + ph(1) + `
+		ORDER BY time_ns DESC, chain DESC, seq DESC
+		LIMIT ` + ph(2) + `)
+	ORDER BY time_ns, chain, seq`, []any{val, listLimit(limit)}
+}
+
 func listLimit(n int) int {
 	switch {
 	case n <= 0:

@@ -41,6 +41,7 @@ type sqliteStore struct {
 	w, r   *sql.DB
 	insert *sql.Stmt // on w
 	closed atomic.Bool
+	watch  sqliteWatch
 	secretOps
 }
 
@@ -274,6 +275,16 @@ func (s *sqliteStore) SessionRecords(ctx context.Context, session string) ([]Rec
 	return recs, sqliteErrOrNil("session records", err)
 }
 
+// StepRecords implements Store.
+func (s *sqliteStore) StepRecords(ctx context.Context, q StepQuery) ([]Record, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	text, args := stepsSQL(q, question)
+	recs, err := s.query(ctx, text, args...)
+	return recs, sqliteErrOrNil("step records", err)
+}
+
 // Secret implements Store.
 func (s *sqliteStore) Secret(ctx context.Context, name string, create func() ([]byte, error)) ([]byte, error) {
 	if err := s.check(); err != nil {
@@ -318,6 +329,7 @@ func (s *sqliteStore) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.watch.closeWatch()
 	var errs []error
 	if s.insert != nil {
 		errs = append(errs, s.insert.Close())

@@ -47,12 +47,60 @@ type Store interface {
 	// discarded, so it must have no side effects. It must return a
 	// non-empty value.
 	Secret(ctx context.Context, name string, create func() ([]byte, error)) ([]byte, error)
+	// StepRecords returns the step records of one agent run, with their
+	// step_result records: the newest q.Limit steps carrying q.TraceID
+	// (across sessions) or, when TraceID is empty, of q.Session. They are
+	// ordered by Time, Chain and Seq (oldest first).
+	StepRecords(ctx context.Context, q StepQuery) ([]Record, error)
+
+	// CreateApproval inserts r. An existing id fails with an error
+	// wrapping ErrConflict. Watchers hear of it once it committed.
+	CreateApproval(ctx context.Context, r ApprovalRow) error
+	// Approval returns one approval, or an error wrapping ErrNotFound.
+	Approval(ctx context.Context, id string) (ApprovalRow, error)
+	// ListApprovals returns the approvals matching q, newest first (by
+	// Created, then ID).
+	ListApprovals(ctx context.Context, q ApprovalQuery) ([]ApprovalRow, error)
+	// UpdateApproval reads approval id and calls fn with it inside one
+	// transaction that holds the row (SELECT ... FOR UPDATE; SQLite's
+	// write lock), then writes back what fn left in Status, RedeemKey,
+	// Connection, Expires, Updated and Body (the other fields cannot
+	// change). Concurrent updates of one approval, from any goroutine,
+	// Store or replica, therefore run one after the other, each seeing
+	// the previous one's result: none is lost. If fn returns an error
+	// nothing is written and UpdateApproval returns that error unwrapped.
+	// fn must be quick and must not call the Store (on SQLite it holds
+	// the only write connection). Missing id: an error wrapping
+	// ErrNotFound. It returns the row as written.
+	UpdateApproval(ctx context.Context, id string, fn func(*ApprovalRow) error) (ApprovalRow, error)
+	// WatchApprovals delivers an ApprovalChange for every approval created
+	// or updated through any Store on this database after it returns,
+	// until ctx ends or the Store closes; then the channel is closed.
+	// Changes are delivered in commit order per approval, possibly more
+	// than once. A subscriber that falls far behind gets WatchResumed
+	// instead of the changes it missed; WatchLost and WatchResumed bracket
+	// an outage of the PostgreSQL listener (see WatchState). On
+	// PostgreSQL it returns once the listener is listening.
+	WatchApprovals(ctx context.Context) (<-chan ApprovalChange, error)
+
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the connections. Calls after Close fail with an error
 	// wrapping ErrClosed.
 	Close() error
 }
+
+// StepQuery selects the steps of StepRecords.
+type StepQuery struct {
+	TraceID string // the agent run; takes precedence over Session
+	Session string
+	// Limit caps the steps (not records): DefaultStepLimit when <= 0, at
+	// most MaxListLimit.
+	Limit int
+}
+
+// DefaultStepLimit replaces a non-positive StepQuery.Limit.
+const DefaultStepLimit = 20
 
 // Record kinds the store queries by. They are the names of the
 // corresponding gate.EventKind values.
