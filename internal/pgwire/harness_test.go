@@ -46,6 +46,8 @@ func (fakeClassifier) Classify(sql string, _ sqlpg.Resolver) (*gate.Class, error
 	return &gate.Class{Kind: k, Statements: []string{word}, HasWhere: true}, nil
 }
 
+func (fakeClassifier) PreparedChanges(string) ([]sqlpg.PreparedChange, error) { return nil, nil }
+
 func (fakeClassifier) ParamKind(name, _ string) gate.Kind {
 	switch strings.ToLower(name) {
 	case "application_name", "datestyle", "timezone", "extra_float_digits", "client_encoding":

@@ -6,6 +6,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/gatehouse/gatehouse/internal/gate"
+	"github.com/gatehouse/gatehouse/internal/sqlpg"
 )
 
 // expKind is the response the upstream owes for a message the gateway sent.
@@ -31,13 +32,17 @@ type expect struct {
 	stmt   *prepared // expParse, expDescribe of a statement
 	portal *portal   // expBind
 	denial *pgproto3.ErrorResponse
+	// prep lists the PREPARE/DEALLOCATE changes of a Query or Execute,
+	// applied for the statements that completed.
+	prep []sqlpg.PreparedChange
 
 	// Accounting, upstream loop only.
-	rows    int64
-	bytes   int64
-	tag     string
-	errMsg  string
-	errCode string
+	rows      int64
+	bytes     int64
+	completed int // CommandCompletes seen (statements done)
+	tag       string
+	errMsg    string
+	errCode   string
 }
 
 // queue is the FIFO of responses owed by the upstream, in the order the

@@ -112,12 +112,25 @@ func (c *conn) writeFrame(typ byte, body []byte) error {
 // agent's stated intent. A parse failure is returned as *parseError.
 func (c *conn) command(text string) (gate.Command, error) {
 	cmd := gate.Command{Text: text, Request: c.srv.cfg.Intent(text)}
-	class, err := c.srv.cfg.Classifier.Classify(text, nil)
+	class, err := c.srv.cfg.Classifier.Classify(text, c.objs.resolve)
 	if err != nil {
 		return cmd, asParseError(err)
 	}
 	cmd.Class = *class
 	return cmd, nil
+}
+
+// preparedChanges returns how cmd changes the session's prepared
+// statements, or nil when it does not (the common case costs a tag scan).
+func (c *conn) preparedChanges(cmd *gate.Command) []sqlpg.PreparedChange {
+	for _, t := range cmd.Class.Statements {
+		switch t {
+		case "PREPARE", "DEALLOCATE", "DEALLOCATE ALL", "DISCARD ALL":
+			ch, _ := c.srv.cfg.Classifier.PreparedChanges(cmd.Text)
+			return ch
+		}
+	}
+	return nil
 }
 
 func (c *conn) onQuery(ctx context.Context) error {
@@ -140,10 +153,7 @@ func (c *conn) onQuery(ctx context.Context) error {
 	if err != nil {
 		return c.refuse(err, true)
 	}
-	if resetsObjects(cmd.Class.Statements) {
-		c.objs.reset()
-	}
-	if err := c.q.push(expect{kind: expQuery, step: step}); err != nil {
+	if err := c.q.push(expect{kind: expQuery, step: step, prep: c.preparedChanges(&cmd)}); err != nil {
 		step.End(gate.Outcome{NotRun: true, Error: err.Error()})
 		return err
 	}
@@ -191,7 +201,7 @@ func (c *conn) onBind() error {
 	if stmt == nil {
 		return c.refuse(&wireError{code: codeInvalidStatementName,
 			msg:  fmt.Sprintf("gatehouse: prepared statement %q is unknown to the gateway, so it cannot be bound", m.PreparedStatement),
-			hint: "prepare statements with the extended protocol's Parse on this connection; statements created with SQL PREPARE run only with SQL EXECUTE"}, false)
+			hint: "prepare statements with the extended protocol's Parse on this connection; statements created with SQL PREPARE run with SQL EXECUTE"}, false)
 	}
 	p := &portal{stmt: stmt, batch: c.batch}
 	c.objs.mu.Lock()
@@ -231,10 +241,7 @@ func (c *conn) onExecute(ctx context.Context) error {
 	if err != nil {
 		return c.refuse(err, false)
 	}
-	if resetsObjects(cmd.Class.Statements) {
-		c.objs.reset()
-	}
-	if err := c.q.push(expect{kind: expExecute, step: step}); err != nil {
+	if err := c.q.push(expect{kind: expExecute, step: step, prep: c.preparedChanges(&cmd)}); err != nil {
 		step.End(gate.Outcome{NotRun: true, Error: err.Error()})
 		return err
 	}
@@ -329,18 +336,6 @@ func (c *conn) refuse(cause error, simple bool) error {
 // flushForWait sends buffered upstream writes before the client loop may
 // wait for an upstream answer (resolveStmt, resolvePortal).
 func (c *conn) flushForWait() error { return c.uw.Flush() }
-
-// resetsObjects reports whether statements drop prepared statements in ways
-// the gateway does not follow by name.
-func resetsObjects(tags []string) bool {
-	for _, t := range tags {
-		switch t { // the tags internal/sqlpg gives; DISCARD PLANS etc. keep statements
-		case "DEALLOCATE", "DEALLOCATE ALL", "DISCARD ALL":
-			return true
-		}
-	}
-	return false
-}
 
 // cloneValues deep-copies bind values, which alias the read buffer.
 func cloneValues(v [][]byte) [][]byte {

@@ -87,10 +87,14 @@ func (c *conn) onUpstream(typ byte, cur *expect) (*expect, error) {
 		}
 		tag, _ := cstring(body)
 		cur.tag = tag
+		cur.completed++
 		if err := c.clientFrame(typ, body); err != nil {
 			return cur, err
 		}
 		if cur.kind == expExecute {
+			if cur.prep != nil {
+				c.objs.applyPrepared(cur.prep, 1)
+			}
 			return c.complete(cur, tag), nil
 		}
 		return cur, nil
@@ -242,6 +246,9 @@ func (c *conn) onReady(cur *expect) (*expect, error) {
 		return nil, desync('Z', nil)
 	}
 	if cur.kind == expQuery {
+		if cur.prep != nil {
+			c.objs.applyPrepared(cur.prep, cur.completed)
+		}
 		c.endStep(cur, cur.tag)
 	}
 	if _, err := c.ur.Forward(c.cw); err != nil {

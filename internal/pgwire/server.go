@@ -24,6 +24,9 @@ type Classifier interface {
 	// ParamKind is the kind of setting a run-time parameter, used to vet
 	// StartupMessage parameters like the equivalent SET.
 	ParamKind(name, value string) gate.Kind
+	// PreparedChanges lists how sql's PREPARE, DEALLOCATE and DISCARD ALL
+	// statements change the session's prepared statements.
+	PreparedChanges(sql string) ([]sqlpg.PreparedChange, error)
 }
 
 // Config configures a Server. Gate, Classifier and Upstreams are required.

@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/gatehouse/gatehouse/internal/gate"
+	"github.com/gatehouse/gatehouse/internal/sqlpg"
 )
 
 // The gateway keeps its own view of the client's prepared statements and
@@ -50,11 +51,15 @@ type objects struct {
 	cond    *sync.Cond
 	stmts   map[string]*prepared
 	portals map[string]*portal
-	closed  bool
+	// sqlStmts holds statements prepared with SQL PREPARE, by name, as
+	// the classes EXECUTE runs. They are added once the server completed
+	// the PREPARE (applyPrepared).
+	sqlStmts map[string]*gate.Class
+	closed   bool
 }
 
 func newObjects() *objects {
-	o := &objects{stmts: map[string]*prepared{}, portals: map[string]*portal{}}
+	o := &objects{stmts: map[string]*prepared{}, portals: map[string]*portal{}, sqlStmts: map[string]*gate.Class{}}
 	o.cond = sync.NewCond(&o.mu)
 	return o
 }
@@ -173,11 +178,40 @@ func (o *objects) dropPortal(name string) {
 	o.mu.Unlock()
 }
 
-// reset forgets everything: after SQL DEALLOCATE or DISCARD, whose effect
-// on names the gateway does not track, later Binds of old names are refused.
-func (o *objects) reset() {
+// resolve returns the class EXECUTE name runs: a statement prepared with
+// SQL PREPARE or with Parse (the server keeps both in one namespace).
+func (o *objects) resolve(name string) (*gate.Class, bool) {
 	o.mu.Lock()
-	o.stmts = map[string]*prepared{}
-	o.portals = map[string]*portal{}
-	o.mu.Unlock()
+	defer o.mu.Unlock()
+	if c, ok := o.sqlStmts[name]; ok {
+		return c, true
+	}
+	if p, ok := o.stmts[name]; ok && name != "" && p.state == objOK {
+		return &p.cmd.Class, true
+	}
+	return nil, false
+}
+
+// applyPrepared applies the changes of the statements the server
+// completed (those with Index < completed): PREPARE adds, DEALLOCATE name
+// removes from both namespaces, DEALLOCATE ALL and DISCARD ALL clear them.
+func (o *objects) applyPrepared(changes []sqlpg.PreparedChange, completed int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, ch := range changes {
+		if ch.Index >= completed {
+			return
+		}
+		switch {
+		case ch.Class != nil:
+			o.sqlStmts[ch.Name] = ch.Class
+		case ch.Name == "":
+			o.sqlStmts = map[string]*gate.Class{}
+			o.stmts = map[string]*prepared{}
+			o.portals = map[string]*portal{}
+		default:
+			delete(o.sqlStmts, ch.Name)
+			delete(o.stmts, ch.Name)
+		}
+	}
 }
