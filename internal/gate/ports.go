@@ -59,3 +59,10 @@ func (SystemClock) Now() time.Time { return time.Now() }
 
 // AfterFunc wraps time.AfterFunc.
 func (SystemClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+
+// PolicyMatcher is an optional extension of Policy: it names the policy
+// that applies to an input without deciding, so that an adapter can prepare
+// what depends on the policy (its masking) before Decide.
+type PolicyMatcher interface {
+	Applicable(ctx context.Context, in Input) (policy string, err error)
+}

@@ -290,3 +290,13 @@ func (s *Session) Refuse(ctx context.Context, cmd *Command, reason string) {
 	d := Decision{Action: Deny, Message: reason}
 	s.recordDenial(ctx, cmd, &d)
 }
+
+// Applicable names the policy that applies to cmd in this session ("" when
+// none does, or when the Policy cannot tell).
+func (s *Session) Applicable(ctx context.Context, cmd *Command) (string, error) {
+	pm, ok := s.g.policy.(PolicyMatcher)
+	if !ok {
+		return "", nil
+	}
+	return pm.Applicable(ctx, Input{Identity: s.withGrants(ctx), Target: s.Target, Command: cmd})
+}

@@ -180,3 +180,36 @@ func eval(x *expr, a *activation) (bool, error) {
 	}
 	return bool(b), nil
 }
+
+// Applicable returns the name of the policy that applies to in (the first
+// whose connections include the target and whose match is true), without
+// evaluating any rule; "" when none does. Adapters use it to prepare what
+// depends on the policy (its masking) before Decide. An error in a match
+// expression is returned (Decide then denies).
+func (e *Engine) Applicable(ctx context.Context, in gate.Input) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if in.Command == nil {
+		return "", errors.New("policy: no command")
+	}
+	a := e.acts.get(in)
+	defer e.acts.put(a)
+	for pi := range e.policies {
+		p := &e.policies[pi]
+		if !p.appliesTo(in.Target.Name) {
+			continue
+		}
+		if p.match != nil {
+			ok, err := eval(p.match, a)
+			if err != nil {
+				return "", &EvalError{Policy: p.name, Field: "match", Err: err}
+			}
+			if !ok {
+				continue
+			}
+		}
+		return p.name, nil
+	}
+	return "", nil
+}

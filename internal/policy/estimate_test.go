@@ -45,3 +45,31 @@ func TestEstimatedRowsAndMaskedPredicates(t *testing.T) {
 		t.Fatal("UsesEstimate is true for a policy that never mentions it")
 	}
 }
+
+func TestApplicable(t *testing.T) {
+	eng, err := New(Config{Policies: []PolicyConfig{
+		{Name: "ci", Match: `"ci" in identity.groups`, Connections: []string{"shop"}, Rules: []RuleConfig{{Name: "r", When: "true", Action: "allow"}}},
+		{Name: "agents", Match: `"agents" in identity.groups`, Connections: []string{"*"}, Rules: []RuleConfig{{Name: "r", When: "false", Action: "allow"}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := &gate.Command{Class: gate.Class{Kind: gate.KindRead}}
+	cases := []struct {
+		groups []string
+		conn   string
+		want   string
+	}{
+		{[]string{"ci"}, "shop", "ci"},
+		{[]string{"ci"}, "crm", ""},
+		{[]string{"ci", "agents"}, "crm", "agents"},
+		{[]string{"agents"}, "shop", "agents"},
+		{nil, "shop", ""},
+	}
+	for _, tc := range cases {
+		got, err := eng.Applicable(context.Background(), gate.Input{Identity: &gate.Identity{Subject: "s", Groups: tc.groups}, Target: gate.Target{Name: tc.conn}, Command: cmd})
+		if err != nil || got != tc.want {
+			t.Errorf("%v on %s: %q %v, want %q", tc.groups, tc.conn, got, err, tc.want)
+		}
+	}
+}
