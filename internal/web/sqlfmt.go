@@ -65,7 +65,7 @@ func lexSQL(text string) []sqlTok {
 			}
 			kind = tokSpace
 		case c == '-' && strings.HasPrefix(text[i:], "--"):
-			j = endOf(text, i, "\n")
+			j = endOf(text, i+2, "\n")
 			kind = tokComment
 		case c == '/' && strings.HasPrefix(text[i:], "/*"):
 			j = blockCommentEnd(text, i)
@@ -113,11 +113,14 @@ func isDigit(c byte) bool     { return c >= '0' && c <= '9' }
 func isWordStart(c byte) bool { return c == '_' || c >= 0x80 || (c|0x20 >= 'a' && c|0x20 <= 'z') }
 func isWordPart(c byte) bool  { return isWordStart(c) || isDigit(c) || c == '$' }
 
-// endOf returns the index just past the first end at or after from+1, or
+// endOf returns the index just past the first end at or after from, or
 // len(text) when there is none.
 func endOf(text string, from int, end string) int {
-	if k := strings.Index(text[from+1:], end); k >= 0 {
-		return from + 1 + k + len(end)
+	if from >= len(text) {
+		return len(text)
+	}
+	if k := strings.Index(text[from:], end); k >= 0 {
+		return from + k + len(end)
 	}
 	return len(text)
 }
@@ -213,6 +216,7 @@ func formatSQL(text string) []sqlTok {
 				between = false
 			case w == "and" || w == "or":
 				out = breakBefore(out, len(out), "  ")
+			case w == "from" && stickyFrom(out):
 			case clauseStarts[w]:
 				out = breakBefore(out, len(out), "")
 			case w == "join" || w == "by" || w == "conflict":
@@ -235,6 +239,17 @@ func formatSQL(text string) []sqlTok {
 		out = append(out, t)
 	}
 	return out
+}
+
+// stickyFrom reports whether a FROM stays on its line: DELETE FROM, IS
+// DISTINCT FROM.
+func stickyFrom(out []sqlTok) bool {
+	k := prevWord(out, len(out))
+	if k < 0 {
+		return false
+	}
+	p := strings.ToLower(out[k].text)
+	return p == "delete" || p == "distinct"
 }
 
 // prevWord returns the index of the last keyword or word token before at,
