@@ -88,9 +88,11 @@ func TestE2EIdentity(t *testing.T) {
 
 	t.Run("token expiry ends the session", func(t *testing.T) {
 		// A token valid for a few more seconds: the session opens and
-		// ends when the token expires, with FATAL 28000.
+		// ends when the token expires, with FATAL 28000. Expiry allows
+		// identity.ClockSkew, so exp lies that far back.
 		ctx := ctxT(t)
-		tok := g.issuer.Token(t, agent(map[string]any{"sub": "short-lived", "exp": time.Now().Add(3 * time.Second).Unix()}))
+		exp := time.Now().Add(3*time.Second - identity.ClockSkew)
+		tok := g.issuer.Token(t, agent(map[string]any{"sub": "short-lived", "iat": exp.Add(-time.Minute).Unix(), "exp": exp.Unix()}))
 		conn, err := pgconn.Connect(ctx, g.dsn("short-lived", tok))
 		if err != nil {
 			t.Fatal(err)
