@@ -51,6 +51,8 @@ type conn struct {
 	batch    uint64 // client loop: incremented at each Sync
 	skipping bool   // client loop: discarding until Sync after a refusal
 	uscratch []byte // client loop's encode buffer
+	rowBuf   []byte // upstream loop: a rewritten DataRow
+	valBuf   []byte // upstream loop: one masked value
 
 	closeOnce   sync.Once
 	closeErr    error

@@ -142,3 +142,5 @@ func (h *harness) direct(t *testing.T, sql string) {
 type pgproto3Query struct{ sql string }
 
 func (q pgproto3Query) msg() *pgproto3.Query { return &pgproto3.Query{String: q.sql} }
+
+func fmtSprint(v any) string { return fmt.Sprint(v) }

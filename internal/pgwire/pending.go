@@ -6,6 +6,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/gatehouse/gatehouse/internal/gate"
+	"github.com/gatehouse/gatehouse/internal/mask"
 	"github.com/gatehouse/gatehouse/internal/sqlpg"
 )
 
@@ -13,14 +14,15 @@ import (
 type expKind uint8
 
 const (
-	expParse    expKind = iota + 1 // ParseComplete
-	expBind                        // BindComplete
-	expDescribe                    // [ParameterDescription] RowDescription | NoData
-	expExecute                     // rows, then CommandComplete | EmptyQueryResponse | PortalSuspended
-	expClose                       // CloseComplete
-	expSync                        // ReadyForQuery
-	expQuery                       // a simple Query: everything up to ReadyForQuery
-	expDenied                      // the ErrorResponse of an injected failing Bind, replaced by denial
+	expParse        expKind = iota + 1 // ParseComplete
+	expBind                            // BindComplete
+	expDescribe                        // [ParameterDescription] RowDescription | NoData
+	expExecute                         // rows, then CommandComplete | EmptyQueryResponse | PortalSuspended
+	expClose                           // CloseComplete
+	expSync                            // ReadyForQuery
+	expQuery                           // a simple Query: everything up to ReadyForQuery
+	expDenied                          // the ErrorResponse of an injected failing Bind, replaced by denial
+	expDescribeMask                    // RowDescription | NoData of a Describe the gateway sent before a masked Execute; not forwarded
 )
 
 // expect is one entry of the response queue. The client loop fills it and
@@ -35,12 +37,20 @@ type expect struct {
 	// prep lists the PREPARE/DEALLOCATE changes of a Query or Execute,
 	// applied for the statements that completed.
 	prep []sqlpg.PreparedChange
+	// mask is the masking of a Query's or Execute's results (nil: none);
+	// exec carries a masked Execute's row plan from its injected Describe.
+	mask *maskState
+	exec *execMask
+	plan *rowPlan // the current result set's plan (nil: rows pass)
+	pv   previewer
 
 	// Accounting, upstream loop only.
 	rows      int64
 	bytes     int64
 	completed int // CommandCompletes seen (statements done)
 	tag       string
+	counts    mask.Counts      // values masked by detector
+	masked    map[string]int64 // values masked by column (plans retired so far)
 	errMsg    string
 	errCode   string
 }

@@ -120,6 +120,48 @@ func (c *conn) command(text string) (gate.Command, error) {
 	return cmd, nil
 }
 
+// previewer returns a fresh preview budget for a step.
+func (c *conn) previewer() previewer {
+	return previewer{maxRows: c.srv.cfg.PreviewRows, maxBytes: c.srv.cfg.PreviewBytes}
+}
+
+// prepareMask computes how cmd's results are masked under the policy that
+// applies to it, and sets cmd.Class.MaskedPredicates (command.masked_predicates
+// in policies). nil: no masking applies. When the masking cannot be
+// computed, the statement is refused (fail closed).
+func (c *conn) prepareMask(ctx context.Context, cmd *gate.Command) (*maskState, error) {
+	if len(c.srv.cfg.Masks) == 0 || c.srv.analyzer == nil {
+		return nil, nil
+	}
+	policy, err := c.sess.Applicable(ctx, cmd)
+	if err != nil {
+		return nil, nil // Decide meets the same error and denies
+	}
+	m := c.srv.cfg.Masks[policy]
+	if m == nil {
+		return nil, nil
+	}
+	ms, preds, err := c.srv.analyzer.analyze(ctx, c.up, cmd.Text, m)
+	if err != nil {
+		msg := "masking could not be prepared, so the statement was not run: " + err.Error()
+		c.sess.Refuse(ctx, cmd, msg)
+		return nil, &wireError{code: codeSystemError, msg: "gatehouse: " + msg}
+	}
+	cmd.Class.MaskedPredicates = preds
+	if m.DenyUnresolved {
+		for si, v := range ms.verdicts {
+			for ci, col := range v {
+				if col.unresolved {
+					msg := fmt.Sprintf("output column %d of statement %d cannot be traced to its sources, and masking is set to deny such statements (mask.unresolved: deny); name the columns you need", ci+1, si+1)
+					c.sess.Refuse(ctx, cmd, msg)
+					return nil, &wireError{code: codeInsufficientPrivilege, msg: "gatehouse: " + msg}
+				}
+			}
+		}
+	}
+	return ms, nil
+}
+
 // preparedChanges returns how cmd changes the session's prepared
 // statements, or nil when it does not (the common case costs a tag scan).
 func (c *conn) preparedChanges(cmd *gate.Command) []sqlpg.PreparedChange {
@@ -149,11 +191,15 @@ func (c *conn) onQuery(ctx context.Context) error {
 		c.sess.Refuse(ctx, &cmd, err.Error())
 		return c.refuse(err, true)
 	}
+	ms, err := c.prepareMask(ctx, &cmd)
+	if err != nil {
+		return c.refuse(err, true)
+	}
 	step, err := c.allow(ctx, &cmd, bindArgs{})
 	if err != nil {
 		return c.refuse(err, true)
 	}
-	if err := c.q.push(expect{kind: expQuery, step: step, prep: c.preparedChanges(&cmd)}); err != nil {
+	if err := c.q.push(expect{kind: expQuery, step: step, prep: c.preparedChanges(&cmd), mask: ms, pv: c.previewer()}); err != nil {
 		step.End(gate.Outcome{NotRun: true, Error: err.Error()})
 		return err
 	}
@@ -174,10 +220,14 @@ func (c *conn) onParse(ctx context.Context) error {
 		c.sess.Refuse(ctx, &cmd, err.Error())
 		return c.refuse(err, false)
 	}
+	ms, err := c.prepareMask(ctx, &cmd)
+	if err != nil {
+		return c.refuse(err, false)
+	}
 	if _, err := c.sess.Decide(ctx, &cmd); err != nil {
 		return c.refuse(err, false)
 	}
-	p := &prepared{cmd: cmd, paramOIDs: m.ParameterOIDs, batch: c.batch}
+	p := &prepared{cmd: cmd, paramOIDs: m.ParameterOIDs, batch: c.batch, mask: ms}
 	c.objs.addStmt(m.Name, p)
 	if err := c.q.push(expect{kind: expParse, stmt: p}); err != nil {
 		return err
@@ -203,7 +253,7 @@ func (c *conn) onBind() error {
 			msg:  fmt.Sprintf("gatehouse: prepared statement %q is unknown to the gateway, so it cannot be bound", m.PreparedStatement),
 			hint: "prepare statements with the extended protocol's Parse on this connection; statements created with SQL PREPARE run with SQL EXECUTE"}, false)
 	}
-	p := &portal{stmt: stmt, batch: c.batch}
+	p := &portal{stmt: stmt, batch: c.batch, formats: slices.Clone(m.ResultFormatCodes)}
 	c.objs.mu.Lock()
 	oids := stmt.paramOIDs
 	c.objs.mu.Unlock()
@@ -241,7 +291,29 @@ func (c *conn) onExecute(ctx context.Context) error {
 	if err != nil {
 		return c.refuse(err, false)
 	}
-	if err := c.q.push(expect{kind: expExecute, step: step, prep: c.preparedChanges(&cmd)}); err != nil {
+	e := expect{kind: expExecute, step: step, prep: c.preparedChanges(&cmd), mask: p.stmt.mask, pv: c.previewer()}
+	if e.mask == nil && e.pv.maxRows > 0 {
+		c.objs.mu.Lock()
+		rd := p.stmt.rowDesc
+		c.objs.mu.Unlock()
+		if rd != nil {
+			e.pv.columnsFormats(rd, p.formats)
+		}
+	}
+	if e.mask != nil {
+		// Ask for the portal's exact row description (types and formats)
+		// right before the Execute; the answer builds the row plan and is
+		// not forwarded.
+		e.exec = &execMask{}
+		if err := c.q.push(expect{kind: expDescribeMask, exec: e.exec, mask: e.mask}); err != nil {
+			step.End(gate.Outcome{NotRun: true, Error: err.Error()})
+			return err
+		}
+		if err := writeMsg(c.uw, &c.uscratch, &pgproto3.Describe{ObjectType: 'P', Name: name}); err != nil {
+			return err
+		}
+	}
+	if err := c.q.push(e); err != nil {
 		step.End(gate.Outcome{NotRun: true, Error: err.Error()})
 		return err
 	}

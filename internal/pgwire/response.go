@@ -73,9 +73,7 @@ func (c *conn) onUpstream(typ byte, cur *expect) (*expect, error) {
 			return cur, desync(typ, cur)
 		}
 		cur.rows++
-		n, err := c.ur.Forward(c.cw)
-		cur.bytes += int64(n)
-		return cur, err
+		return cur, c.onDataRow(cur)
 
 	case 'C': // CommandComplete
 		if cur == nil || (cur.kind != expExecute && cur.kind != expQuery) {
@@ -88,6 +86,10 @@ func (c *conn) onUpstream(typ byte, cur *expect) (*expect, error) {
 		tag, _ := cstring(body)
 		cur.tag = tag
 		cur.completed++
+		if cur.plan != nil {
+			cur.masked = cur.plan.tally(cur.masked)
+			cur.plan = nil
+		}
 		if err := c.clientFrame(typ, body); err != nil {
 			return cur, err
 		}
@@ -154,11 +156,19 @@ func (c *conn) onUpstream(typ byte, cur *expect) (*expect, error) {
 		}
 		switch cur.kind {
 		case expDescribe:
+			if typ == 'T' && cur.stmt != nil {
+				return c.onStatementRowDesc(cur)
+			}
 			if _, err := c.ur.Forward(c.cw); err != nil {
 				return cur, err
 			}
 			return c.next(), nil
+		case expDescribeMask:
+			return c.onMaskRowDesc(cur, typ)
 		case expQuery:
+			if typ == 'T' && (cur.mask != nil || cur.pv.maxRows > 0 && cur.pv.p == nil) {
+				return cur, c.onQueryRowDesc(cur)
+			}
 			_, err := c.ur.Forward(c.cw)
 			return cur, err
 		}
@@ -267,10 +277,21 @@ func (c *conn) endStep(cur *expect, tag string) {
 	if cur.step == nil {
 		return
 	}
-	o := gate.Outcome{Tag: tag, Rows: cur.rows, Bytes: cur.bytes, Error: cur.errMsg, ErrorCode: cur.errCode}
+	o := gate.Outcome{Tag: tag, Rows: cur.rows, Bytes: cur.bytes, Error: cur.errMsg, ErrorCode: cur.errCode, Preview: cur.pv.p}
 	if n, ok := tagRows(tag); ok && cur.rows == 0 {
 		o.Rows = n
 	}
+	if cur.plan != nil {
+		cur.masked = cur.plan.tally(cur.masked)
+	}
+	if cur.mask != nil {
+		cur.mask.m.Masker.Tally(cur.masked, &cur.counts)
+		if cur.masked == nil && cur.counts.Total() > 0 {
+			cur.masked = map[string]int64{}
+			cur.mask.m.Masker.Tally(cur.masked, &cur.counts)
+		}
+	}
+	o.Masked = cur.masked
 	cur.step.End(o)
 }
 

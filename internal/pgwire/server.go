@@ -53,7 +53,15 @@ type Config struct {
 	// command.estimated_rows (policy.Engine.UsesEstimate). Writes held for
 	// review are estimated regardless.
 	EstimateWrites bool
-	Logger         *slog.Logger
+	// Masks maps a policy name to its masking; results of commands that
+	// policy decides are masked. Policies without an entry are not masked.
+	Masks map[string]*Masking
+	// PreviewRows and PreviewBytes bound the first rows of each result
+	// kept in the audit trail, as the client saw them (defaults 5 rows,
+	// 4096 bytes; PreviewRows < 0 keeps none).
+	PreviewRows  int
+	PreviewBytes int
+	Logger       *slog.Logger
 }
 
 // Server is the PostgreSQL listener. It is safe for concurrent use.
@@ -62,6 +70,7 @@ type Server struct {
 	log        *slog.Logger
 	cancel     *cancelKeys
 	estimators map[string]*estimator // by connection name
+	analyzer   analyzer              // lineage for masking; nil when Masks is empty
 
 	mu       sync.Mutex
 	ln       []net.Listener
@@ -91,6 +100,15 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	switch {
+	case cfg.PreviewRows == 0:
+		cfg.PreviewRows = 5
+	case cfg.PreviewRows < 0:
+		cfg.PreviewRows = 0
+	}
+	if cfg.PreviewBytes <= 0 {
+		cfg.PreviewBytes = 4096
 	}
 	if cfg.Intent == nil {
 		cfg.Intent = func(string) gate.Request { return gate.Request{} }

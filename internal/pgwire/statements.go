@@ -3,6 +3,8 @@ package pgwire
 import (
 	"sync"
 
+	"github.com/jackc/pgx/v5/pgproto3"
+
 	"github.com/gatehouse/gatehouse/internal/gate"
 	"github.com/gatehouse/gatehouse/internal/sqlpg"
 )
@@ -25,9 +27,11 @@ const (
 
 // prepared is a statement created with Parse.
 type prepared struct {
-	cmd       gate.Command // Text, Class, Request; Params unset
-	paramOIDs []uint32     // from Parse, completed by ParameterDescription
-	batch     uint64       // the client's sync-batch when it was parsed
+	cmd       gate.Command             // Text, Class, Request; Params unset
+	mask      *maskState               // masking of its results, computed at Parse
+	rowDesc   *pgproto3.RowDescription // from the client's Describe, for previews
+	paramOIDs []uint32                 // from Parse, completed by ParameterDescription
+	batch     uint64                   // the client's sync-batch when it was parsed
 	state     objState
 	prev      *prepared
 }
@@ -38,9 +42,11 @@ type portal struct {
 	params []string
 	nulls  []bool
 	args   bindArgs // raw values, kept for writes only (impact estimates)
-	batch  uint64
-	state  objState
-	prev   *portal
+	// formats are the Bind's result format codes, for previews.
+	formats []int16
+	batch   uint64
+	state   objState
+	prev    *portal
 }
 
 // objects tracks statements and portals. The client loop reads and writes

@@ -1,0 +1,114 @@
+package pgwire
+
+import (
+	"slices"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// onDataRow forwards one DataRow: rewritten through the result's row plan
+// when it masks anything, decoded for the audit preview while that wants
+// rows, else copied through untouched.
+func (c *conn) onDataRow(cur *expect) error {
+	if cur.kind == expExecute && cur.exec != nil && cur.plan == nil && cur.exec.plan != nil {
+		cur.plan = cur.exec.plan
+		cur.pv.columns(cur.exec.rd)
+	}
+	if cur.plan != nil && cur.plan.rewrite {
+		body, err := c.ur.Body()
+		if err != nil {
+			return err
+		}
+		c.rowBuf, err = cur.plan.rewriteRow(c.rowBuf[:0], body, &c.valBuf, &cur.counts)
+		if err != nil {
+			return err
+		}
+		cur.pv.row(c.rowBuf[5:])
+		n, err := c.cw.Write(c.rowBuf)
+		cur.bytes += int64(n)
+		return err
+	}
+	if cur.pv.wants() {
+		body, err := c.ur.Body()
+		if err != nil {
+			return err
+		}
+		cur.pv.row(body)
+		cur.bytes += int64(5 + len(body))
+		return c.clientFrame('D', body)
+	}
+	cur.pv.more()
+	n, err := c.ur.Forward(c.cw)
+	cur.bytes += int64(n)
+	return err
+}
+
+// decodeRowDesc decodes a RowDescription into values that outlive the read
+// buffer.
+func decodeRowDesc(body []byte) (*pgproto3.RowDescription, error) {
+	rd := &pgproto3.RowDescription{}
+	if err := rd.Decode(slices.Clone(body)); err != nil {
+		return nil, protoErrorf("malformed RowDescription from upstream: %v", err)
+	}
+	return rd, nil
+}
+
+// onQueryRowDesc starts a result set of a simple Query: the row plan for the
+// statement it belongs to and the preview's columns.
+func (c *conn) onQueryRowDesc(cur *expect) error {
+	body, err := c.ur.Body()
+	if err != nil {
+		return err
+	}
+	rd, err := decodeRowDesc(body)
+	if err != nil {
+		return err
+	}
+	if cur.mask != nil {
+		cur.plan = newRowPlan(cur.mask.m, rd, cur.mask.verdict(cur.completed), cur.mask.byOID)
+	}
+	cur.pv.columns(rd)
+	return c.clientFrame('T', body)
+}
+
+// onMaskRowDesc takes the answer to the Describe injected before a masked
+// Execute: it builds the Execute's row plan and is not forwarded.
+func (c *conn) onMaskRowDesc(cur *expect, typ byte) (*expect, error) {
+	if typ == 'n' {
+		if err := c.ur.Skip(); err != nil {
+			return cur, err
+		}
+		return c.next(), nil
+	}
+	body, err := c.ur.Body()
+	if err != nil {
+		return cur, err
+	}
+	rd, err := decodeRowDesc(body)
+	if err != nil {
+		return cur, err
+	}
+	cur.exec.rd = rd
+	cur.exec.plan = newRowPlan(cur.mask.m, rd, cur.mask.verdict(0), cur.mask.byOID)
+	return c.next(), nil
+}
+
+// onStatementRowDesc keeps a prepared statement's row description (for the
+// preview of its Executes) and forwards it.
+func (c *conn) onStatementRowDesc(cur *expect) (*expect, error) {
+	body, err := c.ur.Body()
+	if err != nil {
+		return cur, err
+	}
+	rd, err := decodeRowDesc(body)
+	if err != nil {
+		return cur, err
+	}
+	c.objs.mu.Lock()
+	cur.stmt.rowDesc = rd
+	c.objs.mu.Unlock()
+	if err := c.clientFrame('T', body); err != nil {
+		return cur, err
+	}
+	return c.next(), nil
+}
