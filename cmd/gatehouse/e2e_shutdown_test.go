@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/gate"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -30,16 +32,14 @@ func TestE2EGracefulShutdown(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		// The agent has run its statement before, so pgx has it prepared
-		// and sends Bind/Execute/Sync in one go. (A first run would block
-		// in Parse, which locks the table too; the gateway would then end
-		// the session at the prepare round trip's ReadyForQuery, before
-		// the statement runs.)
+		// The statement goes as one simple-protocol Query, which the gateway
+		// records and queues before forwarding it, so once the upstream is
+		// seen waiting on it, the gateway counts it as running. (With the
+		// extended protocol the upstream may already wait in Parse or Bind
+		// while the gateway is still recording the Execute; a shutdown
+		// then refuses that Execute with 57P01, and the statement never
+		// runs.)
 		const q = "SELECT count(*) FROM notes, pg_sleep(0.5)"
-		var n0 int
-		if err := busy.QueryRow(ctx, q).Scan(&n0); err != nil {
-			t.Fatal(err)
-		}
 		// Hold a lock on notes so that the agent's statement blocks.
 		direct := g.direct(t)
 		lock, err := direct.Begin(ctx)
@@ -57,7 +57,7 @@ func TestE2EGracefulShutdown(t *testing.T) {
 		done := make(chan result, 1)
 		go func() {
 			var n int
-			err := busy.QueryRow(ctx, q).Scan(&n)
+			err := busy.QueryRow(ctx, q, pgx.QueryExecModeSimpleProtocol).Scan(&n)
 			done <- result{n, err}
 		}()
 		watch := g.direct(t)
