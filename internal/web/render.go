@@ -137,7 +137,12 @@ var templateFuncs = template.FuncMap{
 	"dur":     humanDuration,
 	"join":    strings.Join,
 	"deref":   func(p *int64) int64 { return *p },
-	"add":     func(a, b int) int { return a + b },
+	"rows": func(n int64) string {
+		if n == 1 {
+			return "1 row"
+		}
+		return fmt.Sprintf("%d rows", n)
+	},
 	"sorted": func(m map[string]int64) []string {
 		keys := make([]string, 0, len(m))
 		for k := range m {
@@ -157,6 +162,8 @@ func humanDuration(d time.Duration) string {
 		return d.Round(time.Millisecond).String()
 	case d < time.Minute:
 		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour && int(d.Seconds())%60 == 0:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
 	case d < time.Hour:
 		return fmt.Sprintf("%dm %ds", int(d.Minutes()), int(d.Seconds())%60)
 	case d < 48*time.Hour:

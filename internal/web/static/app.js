@@ -28,9 +28,12 @@
   var inbox = document.getElementById("inbox");
   var watch = document.querySelector("[data-watch]");
   var live = document.getElementById("live");
+  var announce = document.getElementById("announce");
   var empty = document.getElementById("empty");
 
-  function say(text) { if (live) live.textContent = text; }
+  // status is the stream's state; say announces changes to screen readers.
+  function status(text) { if (live) live.textContent = text; }
+  function say(text) { if (announce) announce.textContent = text; }
   function updateEmpty() { if (inbox && empty) empty.hidden = inbox.querySelector("[data-approval]") !== null; }
   function card(id) { return document.getElementById("ap-" + id); }
   function fromHTML(html) {
@@ -52,19 +55,19 @@
     updateEmpty();
     tick();
   }
-  function remove(id, status) {
+  function remove(id, st) {
     var el = card(id);
-    if (el) { el.remove(); say("Request " + id + " " + (status || "decided")); }
+    if (el) { el.remove(); say("Request " + id + " " + (st || "decided")); }
     updateEmpty();
   }
 
   var url = (inbox || watch) && (inbox || watch).getAttribute("data-stream");
   if (url && window.EventSource) {
     var es = new EventSource(url);
-    es.addEventListener("open", function () { say("Live"); });
-    es.addEventListener("error", function () { say("Reconnecting…"); });
+    es.addEventListener("open", function () { status("Live"); });
+    es.addEventListener("error", function () { status("Reconnecting…"); });
     es.addEventListener("sync", function (e) {
-      say("Live");
+      status("Live");
       if (!inbox) return;
       var items = JSON.parse(e.data).items || [], ids = {};
       items.forEach(function (it) { ids[it.id] = true; });
