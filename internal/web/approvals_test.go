@@ -114,6 +114,12 @@ func TestApprovalsAPIAbsentWithoutApprovals(t *testing.T) {
 	if code, body := e.api(t, "GET", "/api/approvals", "admin", ""); code != 404 || !strings.Contains(body, "no such endpoint") {
 		t.Fatalf("%d %s", code, body)
 	}
+	// With approvals but no UI, the URL agents are given explains itself.
+	e = newUIEnv(t, func(c *Config) { c.UI = UIConfig{} })
+	if code, body := e.api(t, "GET", "/approvals/ap_1", "", ""); code != 404 || !strings.Contains(body, "the web UI is off") ||
+		!strings.Contains(body, "/api/approvals/ap_1/approve") {
+		t.Fatalf("%d %s", code, body)
+	}
 }
 
 func TestReadRule(t *testing.T) {

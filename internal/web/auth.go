@@ -41,7 +41,8 @@ type UIConfig struct {
 	// Issuer.
 	Claims func(claims map[string]any, iss, groupsClaim string) (*gate.Identity, error)
 	// Dev serves a sign-in form that asks a subject and groups and signs
-	// that identity in without any check. Trials only (identity.dev).
+	// that identity in without any check. Trials only (identity.dev). Like
+	// /dev/token it is served to loopback clients only.
 	Dev bool
 	// DevIssuer is the issuer of dev sign-ins; "" means "gatehouse-dev",
 	// the issuer of `gatehouse token`, so a dev user and a dev token with
@@ -122,7 +123,7 @@ func (u *ui) login(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
-	if !u.cfg.Dev && r.URL.Query().Get("signed_out") == "" {
+	if u.cfg.Issuer != "" && !u.devHere(r) && r.URL.Query().Get("signed_out") == "" {
 		http.Redirect(w, r, "/login/oidc?next="+url.QueryEscape(next), http.StatusSeeOther)
 		return
 	}
@@ -131,9 +132,9 @@ func (u *ui) login(w http.ResponseWriter, r *http.Request) {
 
 // loginPage renders the sign-in page with msg as an error.
 func (u *ui) loginPage(w http.ResponseWriter, r *http.Request, code int, next, msg string) {
-	v := &loginView{Next: next, Error: msg, OIDC: u.cfg.Issuer != "", Issuer: u.cfg.Issuer, Dev: u.cfg.Dev,
-		SignedOut: r.URL.Query().Get("signed_out") != ""}
-	if u.cfg.Dev {
+	v := &loginView{Next: next, Error: msg, OIDC: u.cfg.Issuer != "", Issuer: u.cfg.Issuer, Dev: u.devHere(r),
+		DevRemote: u.cfg.Dev && !u.devHere(r), SignedOut: r.URL.Query().Get("signed_out") != ""}
+	if v.Dev {
 		ls := loginState{State: randomToken(), Next: next, Expires: u.s.clock.Now().Add(loginTTL).Unix()}
 		if err := u.setCookie(w, r, loginCookie, ls, loginTTL); err != nil {
 			u.fail(w, r, err)
@@ -143,6 +144,10 @@ func (u *ui) loginPage(w http.ResponseWriter, r *http.Request, code int, next, m
 	}
 	u.render(w, r, code, "login", &page{Title: "Sign in", View: v})
 }
+
+// devHere reports whether r may use the dev sign-in: identity.dev is on
+// and, as for /dev/token, the browser runs on this machine.
+func (u *ui) devHere(r *http.Request) bool { return u.cfg.Dev && fromLoopback(r) }
 
 // loginOIDC serves GET /login/oidc: it remembers state, nonce and the
 // PKCE verifier in the sealed login cookie and sends the browser to the
@@ -240,8 +245,13 @@ func (u *ui) exchange(ctx context.Context, q url.Values, ls *loginState) (*gate.
 	return u.cfg.Claims(claims, idt.Issuer, u.cfg.GroupsClaim)
 }
 
-// loginDev serves POST /login/dev: sign in as whoever the form names.
+// loginDev serves POST /login/dev: sign in as whoever the form names
+// (loopback clients only).
 func (u *ui) loginDev(w http.ResponseWriter, r *http.Request) {
+	if !u.devHere(r) {
+		u.loginPage(w, r, http.StatusForbidden, "/", "The development sign-in is offered to browsers on this machine only.")
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	var ls loginState
 	if err := u.readCookie(r, loginCookie, &ls); err != nil || u.s.clock.Now().Unix() >= ls.Expires {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -231,6 +232,33 @@ func TestDevSignIn(t *testing.T) {
 	ss := e.Web.ui.currentSession(req)
 	if ss == nil || ss.Issuer != "gatehouse-dev" || ss.Subject != "carol" || strings.Join(ss.Groups, "|") != "dba|platform" || !ss.Dev {
 		t.Fatalf("dev session = %+v", ss)
+	}
+}
+
+func TestDevSignInLoopbackOnly(t *testing.T) {
+	e := newUIEnv(t, func(c *Config) { c.UI.Dev = true })
+	for _, tc := range []struct {
+		method, path string
+		code         int
+		want         string
+	}{
+		// OIDC is configured too: a remote browser goes there.
+		{"GET", "/login", http.StatusSeeOther, ""},
+		{"GET", "/login?signed_out=1", http.StatusOK, "own machine only"},
+		{"POST", "/login/dev", http.StatusForbidden, "this machine only"},
+	} {
+		req := httptest.NewRequest(tc.method, tc.path, strings.NewReader("subject=eve&groups=dba"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.RemoteAddr = "192.0.2.7:40000"
+		rec := httptest.NewRecorder()
+		e.Web.ServeHTTP(rec, req)
+		body := rec.Body.String()
+		if rec.Code != tc.code || !strings.Contains(body, tc.want) || strings.Contains(body, `action="/login/dev"`) {
+			t.Errorf("%s %s from a remote address: %d\n%s", tc.method, tc.path, rec.Code, body)
+		}
+		if strings.Contains(rec.Header().Get("Set-Cookie"), sessionCookie) {
+			t.Errorf("%s %s from a remote address set a session", tc.method, tc.path)
+		}
 	}
 }
 

@@ -35,7 +35,8 @@
 // # Web UI (browser sessions)
 //
 // Served when UIConfig.Issuer is set (single sign-on) or UIConfig.Dev is
-// true (a development form that signs in whoever it names). Pages:
+// true (a development form that signs in whoever it names, offered like
+// /dev/token to loopback clients only, under a banner). Pages:
 //
 //	GET  /login, /login/oidc, /auth/callback, POST /login/dev, POST /logout
 //	GET  /approvals              the inbox: pending requests, live

@@ -65,7 +65,6 @@ type page struct {
 
 // viewer is the signed-in user of a page.
 type viewer struct {
-	sess *session
 	ID   *gate.Identity
 	CSRF string
 	Dev  bool

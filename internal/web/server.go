@@ -96,6 +96,12 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.ui = u
 		s.routeUI()
+	} else if cfg.Approvals != nil {
+		// Agents are given /approvals/{id}: say why there is no page.
+		s.mux.HandleFunc("GET /approvals/{id}", func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, http.StatusNotFound, "the web UI is off (configure identity.ui or identity.dev); "+
+				"decide with POST /api/approvals/"+r.PathValue("id")+"/approve or /deny")
+		})
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
@@ -158,8 +164,7 @@ func (s *Server) reader(h func(http.ResponseWriter, *http.Request, *gate.Identit
 }
 
 func (s *Server) devToken(w http.ResponseWriter, r *http.Request) {
-	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+	if !fromLoopback(r) {
 		writeError(w, http.StatusForbidden, "dev tokens are issued to loopback clients only")
 		return
 	}
@@ -180,6 +185,14 @@ func (s *Server) devToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"token": tok, "expires_at": exp.UTC()})
+}
+
+// fromLoopback reports whether r came from this machine. The development
+// shortcuts (/dev/token, the dev sign-in form) are served to it only.
+func fromLoopback(r *http.Request) bool {
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -95,7 +95,7 @@ func (u *ui) page(h func(http.ResponseWriter, *http.Request, *viewer)) http.Hand
 				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
 			}
-			u.message(w, r, nil, http.StatusUnauthorized, "Signed out", "Your sign-in has expired. Sign in again and retry.")
+			u.refuse(w, r, nil, http.StatusUnauthorized, "Your sign-in has expired. Sign in again and retry.")
 			return
 		}
 		v := u.viewer(ss)
@@ -113,7 +113,7 @@ func (u *ui) page(h func(http.ResponseWriter, *http.Request, *viewer)) http.Hand
 
 func (u *ui) viewer(ss *session) *viewer {
 	id := ss.identity()
-	return &viewer{sess: ss, ID: id, CSRF: u.seal.csrfToken(sessionBinding(ss)), Dev: ss.Dev,
+	return &viewer{ID: id, CSRF: u.seal.csrfToken(sessionBinding(ss)), Dev: ss.Dev,
 		Sessions: u.s.cfg.Admins.Match(id) || u.s.cfg.Auditors.Match(id)}
 }
 

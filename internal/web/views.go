@@ -112,6 +112,8 @@ type sessionView struct {
 type loginView struct {
 	Next, Error, Issuer, CSRF string
 	OIDC, Dev, SignedOut      bool
+	// DevRemote: identity.dev is on but the browser is not on this machine.
+	DevRemote bool
 }
 
 // cardHTML renders one approval card for an event stream.
