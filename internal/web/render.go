@@ -136,6 +136,13 @@ var templateFuncs = template.FuncMap{
 	"dur":     humanDuration,
 	"join":    strings.Join,
 	"deref":   func(p *int64) int64 { return *p },
+	// rule names what decided: "policy/rule", or either alone.
+	"rule": func(policy, rule string) string {
+		if policy != "" && rule != "" {
+			return policy + "/" + rule
+		}
+		return policy + rule
+	},
 	"rows": func(n int64) string {
 		if n == 1 {
 			return "1 row"
