@@ -174,7 +174,9 @@ func TestContext(t *testing.T) {
 	}
 	// A failing reader leaves the context out but not the request.
 	s = e.service(nil, func(c *Config) {
-		c.Steps = func(context.Context, string, string, int) ([]gate.StepRecord, error) { return nil, errors.New("audit down") }
+		c.Steps = func(context.Context, string, string, int) ([]gate.StepRecord, error) {
+			return nil, errors.New("audit down")
+		}
 	})
 	if a := mustRequest(t, s, stmt(deleteOrders)); len(a.Request.Context) != 0 {
 		t.Fatalf("context %+v", a.Request.Context)

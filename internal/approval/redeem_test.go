@@ -55,7 +55,9 @@ func TestRedeemExactness(t *testing.T) {
 			edit func(r *gate.ApprovalRequest)
 		}{
 			{"changed statement", func(r *gate.ApprovalRequest) { r.Command.Text += " AND 1 = 1" }},
-			{"changed literal case", func(r *gate.ApprovalRequest) { r.Command.Text = "UPDATE orders SET status = $1 WHERE ID = $2 AND note = $3" }},
+			{"changed literal case", func(r *gate.ApprovalRequest) {
+				r.Command.Text = "UPDATE orders SET status = $1 WHERE ID = $2 AND note = $3"
+			}},
 			{"different parameter", func(r *gate.ApprovalRequest) { r.Command.Params[1] = "8" }},
 			{"empty string instead of NULL", func(r *gate.ApprovalRequest) { r.Command.ParamNulls = nil }},
 			{"extra parameter", func(r *gate.ApprovalRequest) { r.Command.Params = append(r.Command.Params, "x") }},
