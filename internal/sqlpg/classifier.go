@@ -39,7 +39,7 @@ const (
 type Classifier struct {
 	schema  string
 	catalog FunctionCatalog
-	cache   *lru // nil when disabled
+	cache   *lru[result] // nil when disabled
 }
 
 // New returns a Classifier for cfg.
@@ -53,7 +53,7 @@ func New(cfg Config) *Classifier {
 		size = defaultCacheSize
 	}
 	if size > 0 {
-		c.cache = newLRU(size)
+		c.cache = newLRU[result](size)
 	}
 	return c
 }
