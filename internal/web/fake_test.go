@@ -24,6 +24,8 @@ type fakeApprovals struct {
 	items     map[string]*gate.Approval
 	seq       int
 	subs      map[chan gate.ApprovalEvent]struct{}
+	// subsChanged is closed (and replaced) when subs changes.
+	subsChanged chan struct{}
 	// connections lists the connections RequestGrant accepts.
 	connections []string
 }
@@ -34,7 +36,7 @@ func newFakeApprovals(approvers ...string) *fakeApprovals {
 		panic(err)
 	}
 	return &fakeApprovals{now: time.Now, approvers: ps, items: map[string]*gate.Approval{},
-		subs: map[chan gate.ApprovalEvent]struct{}{}, connections: []string{"shop"}}
+		subs: map[chan gate.ApprovalEvent]struct{}{}, subsChanged: make(chan struct{}), connections: []string{"shop"}}
 }
 
 func clone(a *gate.Approval) *gate.Approval {
@@ -155,22 +157,42 @@ func (f *fakeApprovals) Subscribe(ctx context.Context) <-chan gate.ApprovalEvent
 	ch := make(chan gate.ApprovalEvent, 64)
 	f.mu.Lock()
 	f.subs[ch] = struct{}{}
+	f.notifySubs()
 	f.mu.Unlock()
 	go func() {
 		<-ctx.Done()
 		f.mu.Lock()
 		delete(f.subs, ch)
+		f.notifySubs()
 		f.mu.Unlock()
 		close(ch)
 	}()
 	return ch
 }
 
-// subscribers counts open subscriptions (event streams).
-func (f *fakeApprovals) subscribers() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.subs)
+// waitSubscribers waits until n subscriptions (event streams) are open,
+// and reports whether that happened within 10s.
+func (f *fakeApprovals) waitSubscribers(n int) bool {
+	deadline := time.After(10 * time.Second)
+	for {
+		f.mu.Lock()
+		got, changed := len(f.subs), f.subsChanged
+		f.mu.Unlock()
+		if got == n {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			return false
+		}
+	}
+}
+
+// notifySubs wakes waitSubscribers; f.mu must be held.
+func (f *fakeApprovals) notifySubs() {
+	close(f.subsChanged)
+	f.subsChanged = make(chan struct{})
 }
 
 func (f *fakeApprovals) RequestGrant(_ context.Context, id *gate.Identity, g gate.GrantSpec) (*gate.Approval, error) {

@@ -177,7 +177,7 @@ func TestCloseEndsStreams(t *testing.T) {
 	if !st.ended() {
 		t.Fatal("the stream did not end after Close")
 	}
-	if e.Appr.subscribers() != 0 {
-		t.Fatalf("%d subscriptions left open", e.Appr.subscribers())
+	if !e.Appr.waitSubscribers(0) {
+		t.Fatal("the stream's subscription was not ended")
 	}
 }
