@@ -1,6 +1,7 @@
 package webtest
 
 import (
+	"context"
 	"strconv"
 
 	"github.com/chromedp/chromedp"
@@ -55,6 +56,21 @@ func (b *Browser) SignedInAs() string {
 func (b *Browser) WaitRequest(id string) {
 	b.t.Helper()
 	b.WaitVisible(card(id))
+}
+
+// WaitAnyRequest waits until the inbox shows a request and returns the id
+// of the first card, for tests that do not know the id in advance (the
+// agent's statement was held somewhere in the gateway).
+func (b *Browser) WaitAnyRequest() string {
+	b.t.Helper()
+	b.WaitVisible("#inbox [data-approval]")
+	ctx, cancel := context.WithTimeout(b.Ctx, b.Timeout)
+	defer cancel()
+	id, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#inbox [data-approval]").getAttribute("data-approval")`))
+	if err != nil {
+		b.fail("read the first request's id", err)
+	}
+	return id
 }
 
 // RequestText returns the visible text of request id's card.
