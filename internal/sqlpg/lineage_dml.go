@@ -14,6 +14,21 @@ type assigned map[string]taint
 
 func (m assigned) add(name string, t taint) { m[name] = union(m[name], t) }
 
+// store records that t is stored into column name of target it: a write,
+// unless the column is itself masked (protected, or of unknown lineage),
+// so that reading it back is masked anyway.
+func (a *analyzer) store(it *nsItem, as assigned, name string, t taint) {
+	as.add(name, t)
+	if it.unknown == "" {
+		for _, c := range it.cols {
+			if c.name == name && !c.v.clean() {
+				return
+			}
+		}
+	}
+	a.write(t)
+}
+
 // target resolves a DML target relation and returns its item and a
 // function that builds the item RETURNING sees.
 func (a *analyzer) target(rv *pg.RangeVar) *nsItem {
@@ -38,9 +53,8 @@ func (a *analyzer) returning(list []*pg.Node, lvl *level) query {
 	if len(list) == 0 {
 		return query{}
 	}
-	s := &pg.SelectStmt{TargetList: list}
 	var q query
-	for _, n := range s.TargetList {
+	for _, n := range list {
 		rt := n.GetResTarget()
 		if rt == nil {
 			continue
@@ -83,9 +97,10 @@ func (a *analyzer) insert(s *pg.InsertStmt, parent *level) query {
 		src := a.stmtQuery(s.SelectStmt, parent)
 		for i, c := range src.cols {
 			t := union(c.v.taint, src.corr)
-			a.write(t)
 			if i < len(names) {
-				as.add(names[i], t)
+				a.store(it, as, names[i], t)
+			} else {
+				a.write(t)
 			}
 		}
 		if src.opaque != "" {
@@ -107,12 +122,7 @@ func (a *analyzer) insert(s *pg.InsertStmt, parent *level) query {
 			}
 			a.pred(a.expr(inf.WhereClause, lvl).taint)
 		}
-		for _, n := range oc.TargetList {
-			rt := n.GetResTarget()
-			t := a.expr(n, lvl).taint
-			a.write(t)
-			as.add(rt.GetName(), t)
-		}
+		a.setList(oc.TargetList, lvl, it, as)
 		a.pred(a.expr(oc.WhereClause, lvl).taint)
 	}
 	rlvl := &level{parent: parent, items: []*nsItem{afterWrite(it, as)}}
@@ -120,12 +130,9 @@ func (a *analyzer) insert(s *pg.InsertStmt, parent *level) query {
 }
 
 // setList analyzes UPDATE's (or MERGE's) SET list.
-func (a *analyzer) setList(list []*pg.Node, lvl *level, as assigned) {
+func (a *analyzer) setList(list []*pg.Node, lvl *level, it *nsItem, as assigned) {
 	for _, n := range list {
-		rt := n.GetResTarget()
-		t := a.expr(n, lvl).taint
-		a.write(t)
-		as.add(rt.GetName(), t)
+		a.store(it, as, n.GetResTarget().GetName(), a.expr(n, lvl).taint)
 	}
 }
 
@@ -143,7 +150,7 @@ func (a *analyzer) update(s *pg.UpdateStmt, parent *level) query {
 	i := withTarget(lvl, a.target(s.Relation))
 	a.fromItems(s.FromClause, lvl)
 	as := assigned{}
-	a.setList(s.TargetList, lvl, as)
+	a.setList(s.TargetList, lvl, lvl.items[i], as)
 	a.pred(a.expr(s.WhereClause, lvl).taint)
 	lvl.items[i] = afterWrite(lvl.items[i], as)
 	q := a.returning(s.ReturningList, lvl)
@@ -182,7 +189,7 @@ func (a *analyzer) merge(s *pg.MergeStmt, parent *level) query {
 		a.pred(a.expr(c.Condition, lvl).taint)
 		switch c.CommandType {
 		case pg.CmdType_CMD_UPDATE:
-			a.setList(c.TargetList, lvl, as)
+			a.setList(c.TargetList, lvl, it, as)
 		case pg.CmdType_CMD_INSERT:
 			var names []string
 			for _, t := range c.TargetList {
@@ -195,9 +202,10 @@ func (a *analyzer) merge(s *pg.MergeStmt, parent *level) query {
 			}
 			for j, v := range c.Values {
 				t := a.expr(v, lvl).taint
-				a.write(t)
 				if j < len(names) {
-					as.add(names[j], t)
+					a.store(it, as, names[j], t)
+				} else {
+					a.write(t)
 				}
 			}
 		}

@@ -291,13 +291,16 @@ func (a *analyzer) scalarFunction(rf *pg.RangeFunction) bool {
 	if name == "unnest" && len(call.Args) > 1 {
 		return false
 	}
-	fs := a.cat.lookupFuncs(schema, name, a.path)
+	fs := matchArity(a.cat.lookupFuncs(schema, name, a.path), len(call.Args))
+	if len(fs) == 0 {
+		return true
+	}
 	for _, f := range fs {
-		if f.outCols != nil || f.record {
-			return false
+		if f.outCols == nil && !f.record {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // functionColumns names the columns a function in FROM produces: its
@@ -328,19 +331,22 @@ func (a *analyzer) functionColumns(call *pg.Node, coldefs []*pg.Node) (names []s
 		}
 		return nil, "unknown function " + joinName(schema, name)
 	}
-	shape := fs[0].outCols
+	// Overloads may differ in shape (unnest(anyarray) returns a scalar,
+	// unnest(tsvector) three columns) and lineage does not know argument
+	// types: prefer a scalar. Every column carries the lineage of all the
+	// arguments, so a wrong guess changes only the column count, which
+	// the caller checks against the RowDescription.
 	for _, f := range fs {
-		if f.record && f.outCols == nil {
-			return nil, "function " + joinName(schema, name) + " returns record without a column definition list"
-		}
-		if !slices.Equal(f.outCols, shape) || (f.outCols == nil) != (shape == nil) {
-			return nil, "function " + joinName(schema, name) + " has overloads of different shapes"
+		if f.outCols == nil && !f.record {
+			return []string{name}, ""
 		}
 	}
-	if shape == nil {
-		return []string{name}, ""
+	for _, f := range fs {
+		if f.outCols != nil {
+			return f.outCols, ""
+		}
 	}
-	return shape, ""
+	return nil, "function " + joinName(schema, name) + " returns record without a column definition list"
 }
 
 // matchArity keeps the functions that can take n arguments (defaults and

@@ -320,6 +320,11 @@ func (a *analyzer) cteQuery(cte *pg.CommonTableExpr, d *cteDef, parent *level) [
 		return renameCols(cols, &pg.Alias{Colnames: cte.Aliascolnames})
 	}
 	var cols []col
+	if s := cte.Ctequery.GetSelectStmt(); d.pending && d.cols == nil && s != nil && s.Larg != nil {
+		// Seed a recursive CTE with its non-recursive term.
+		seed := a.selectStmt(s.Larg, parent)
+		d.cols = withTaint(rename(seed.cols), seed.corr)
+	}
 	for iter := 0; ; iter++ {
 		q := a.stmtQuery(cte.Ctequery, parent)
 		cols = rename(q.cols)
