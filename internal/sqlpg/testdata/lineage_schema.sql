@@ -38,7 +38,7 @@ INSERT INTO billing.accounts VALUES (1, 1, 'DE89370400440532013000', 100, 'Alice
 -- public.customers (first on the search_path); *.card_number reaches it.
 CREATE TABLE billing.customers (id int, email text, card_number text, tier text)
 ;
-INSERT INTO billing.customers VALUES (1, 'billing-desk@example.net', '6011000990139424', 'gold')
+INSERT INTO billing.customers VALUES (1, 'desk.billing@corp.invalid', '6011000990139424', 'gold')
 ;
 CREATE TABLE "Contacts" (id int, "Email" text)
 ;
