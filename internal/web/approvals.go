@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/gate"
 )
@@ -193,10 +194,11 @@ func (s *Server) decideAPI(approve bool) func(http.ResponseWriter, *http.Request
 	}
 }
 
-// withURL returns a with its URL filled in from the request when the
-// approval service left it empty. a itself is not changed.
+// withURL returns a with an absolute URL: when the approval service left
+// it empty or relative (no base URL configured), it is completed from the
+// request's scheme and Host. a itself is not changed.
 func withURL(r *http.Request, a *gate.Approval) *gate.Approval {
-	if a.URL != "" {
+	if a.URL != "" && !strings.HasPrefix(a.URL, "/") {
 		return a
 	}
 	c := *a
@@ -204,6 +206,10 @@ func withURL(r *http.Request, a *gate.Approval) *gate.Approval {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	c.URL = scheme + "://" + r.Host + "/approvals/" + url.PathEscape(a.ID)
+	path := a.URL
+	if path == "" {
+		path = "/approvals/" + url.PathEscape(a.ID)
+	}
+	c.URL = scheme + "://" + r.Host + path
 	return &c
 }

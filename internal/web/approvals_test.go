@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -79,6 +80,14 @@ func TestApprovalsAPIDenyAndURL(t *testing.T) {
 	// The service left URL empty: the API fills in where to decide it.
 	if got.URL != e.Srv.URL+"/approvals/"+a.ID {
 		t.Fatalf("url = %q", got.URL)
+	}
+	// A relative URL (no base URL configured) is completed; an absolute
+	// one is kept.
+	for in, want := range map[string]string{"/approvals/x": "http://gw.example:8080/approvals/x", "https://gh.example/approvals/x": "https://gh.example/approvals/x"} {
+		r := httptest.NewRequest("GET", "http://gw.example:8080/api/approvals/x", nil)
+		if got := withURL(r, &gate.Approval{ID: "x", URL: in}).URL; got != want {
+			t.Errorf("withURL(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 

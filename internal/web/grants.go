@@ -130,8 +130,9 @@ func (s *Server) listGrants(w http.ResponseWriter, r *http.Request, id *gate.Ide
 
 // revokeGrant serves POST /api/grants/{id}/revoke with an optional
 // {"comment": "..."}. Allowed: access.admins, the default approvers, the
-// grant's own approvers (its ReviewSpec) and, while it is pending, its
-// requester (withdrawing it). Approvals.Revoke may refuse further.
+// grant's own approvers (its ReviewSpec) and its requester (withdrawing a
+// pending request, or giving an active grant up early). Approvals.Revoke
+// has the last word and may refuse further.
 func (s *Server) revokeGrant(w http.ResponseWriter, r *http.Request, id *gate.Identity) {
 	var body CommentRequest
 	if !decodeBody(w, r, &body) {
@@ -146,7 +147,7 @@ func (s *Server) revokeGrant(w http.ResponseWriter, r *http.Request, id *gate.Id
 	}
 	if !s.mayRevoke(a, id) {
 		writeError(w, http.StatusForbidden, "forbidden: "+id.String()+" may not revoke grant "+a.ID+
-			" (access.admins, the default approvers and the grant's approvers may; its requester only while pending)")
+			" (access.admins, the default approvers, the grant's approvers and its requester may)")
 		return
 	}
 	if a.Request.Grant == nil {
@@ -180,5 +181,5 @@ func (s *Server) mayRevoke(a *gate.Approval, id *gate.Identity) bool {
 			return true
 		}
 	}
-	return a.Status == gate.ApprovalPending && isRequester(a, id)
+	return isRequester(a, id)
 }

@@ -86,23 +86,25 @@ func TestGrantsAPI(t *testing.T) {
 		t.Errorf("bad status: %d %s", code, body)
 	}
 
-	// Revoking: not by the bot once approved, not by strangers; by admins
-	// and approvers; only grants.
+	// Revoking: not by strangers or auditors; by admins, approvers and
+	// the requester; only grants.
 	stmt := e.Appr.add(sampleRequest(agentID), time.Hour)
+	_, mine, _ := req("agent", `{"connection": "shop", "access": "write", "duration": "1h", "reason": "second job"}`)
 	revokes := []struct {
 		id, token string
 		code      int
 		want      string
 	}{
 		{g.ID, "", 401, "missing bearer token"},
-		{g.ID, "agent", 403, "may not revoke"},
 		{g.ID, "other", 403, "may not revoke"},
 		{g.ID, "auditor", 403, "may not revoke"},
+		{other.ID, "agent", 403, "may not revoke"}, // someone else's
 		{"ap_nope", "admin", 404, "no approval request"},
 		{stmt.ID, "admin", 400, "not a grant request"},
 		{g.ID, "approver", 200, `"status": "cancelled"`},
 		{g.ID, "admin", 409, "any more"},
 		{other.ID, "other", 200, `"status": "cancelled"`}, // withdrawing its own pending request
+		{mine.ID, "admin", 200, `"status": "cancelled"`},
 	}
 	for _, tc := range revokes {
 		code, body := e.api(t, "POST", "/api/grants/"+tc.id+"/revoke", tc.token, `{"comment":"done"}`)
