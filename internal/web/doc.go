@@ -24,7 +24,7 @@
 //	POST /api/approvals/{id}/deny     {"comment": "..."}          comment required (400)
 //	POST /api/grants   {"connection","access","duration","reason"} any identity, for itself: 201
 //	GET  /api/grants[?status=active|pending|...&connection=&sub=&limit=]
-//	POST /api/grants/{id}/revoke      {"comment": "..."}          admins, approvers
+//	POST /api/grants/{id}/revoke      {"comment": "..."}          admins, approvers, requester
 //
 // Reading approvals: access.admins, access.auditors and the default
 // approvers (Config.Approvers) read every approval; anyone else reads the
