@@ -170,6 +170,16 @@ func (c *grantCache) apply(b *body) {
 	}
 }
 
+// holds reports whether the cache has grant id; c.mu is held.
+func (c *grantCache) holds(id string) bool {
+	for _, m := range c.byIdent {
+		if _, ok := m[id]; ok {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *grantCache) setStale(stale bool) {
 	c.mu.Lock()
 	c.stale = stale
@@ -182,7 +192,7 @@ func (s *Service) reloadGrants(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("approval: load grants: %w", err)
 	}
-	fresh := grantCache{}
+	fresh := grantCache{versions: map[string]int64{}, byIdent: map[string]map[string]grantEntry{}}
 	for i := range rows {
 		b, err := decode(&rows[i])
 		if err != nil {
@@ -191,28 +201,18 @@ func (s *Service) reloadGrants(ctx context.Context) error {
 		}
 		fresh.apply(b)
 	}
+	// The read is the truth, except that a grant our own write ended
+	// while it ran stays ended. A grant our own write approved meanwhile
+	// may be missing until its change event restores it: missing a grant
+	// only withholds a permission.
 	c := &s.grants
 	c.mu.Lock()
-	// A state our own writes applied meanwhile is newer than the read:
-	// keep it.
 	for id, v := range c.versions {
-		if v <= fresh.versions[id] {
-			continue
-		}
-		if fresh.versions == nil {
-			fresh.versions, fresh.byIdent = map[string]int64{}, map[string]map[string]grantEntry{}
-		}
-		fresh.versions[id] = v
-		for _, m := range fresh.byIdent {
-			delete(m, id)
-		}
-		for ident, m := range c.byIdent {
-			if g, ok := m[id]; ok {
-				if fresh.byIdent[ident] == nil {
-					fresh.byIdent[ident] = map[string]grantEntry{}
-				}
-				fresh.byIdent[ident][id] = g
+		if v > fresh.versions[id] && !c.holds(id) {
+			for _, m := range fresh.byIdent {
+				delete(m, id)
 			}
+			fresh.versions[id] = v
 		}
 	}
 	c.byIdent, c.versions, c.stale = fresh.byIdent, fresh.versions, false

@@ -159,7 +159,7 @@ func TestWebhooks(t *testing.T) {
 
 		// The failing target cost nobody anything and is counted.
 		n := float64(len(want))
-		eventuallyCount(t, func() bool { return counter(t, e.reg, "down", "failed") == n })
+		eventually(t, "the failing target's last event is counted", func() bool { return counter(t, e.reg, "down", "failed") == n })
 		for _, c := range []struct {
 			target, result string
 			want           float64
@@ -174,14 +174,14 @@ func TestWebhooks(t *testing.T) {
 	})
 }
 
-// eventuallyCount waits for a metric: the last failure is counted after
-// the receiver answered.
-func eventuallyCount(t *testing.T, cond func() bool) {
+// eventually polls cond, for states that no event announces (a metric
+// counted after the receiver answered, a listener that is down).
+func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatal("counter not reached")
+			t.Fatalf("timed out: %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -3,10 +3,12 @@ package approval
 import (
 	"context"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/gate"
+	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
 // TestCrossReplicaWake: two gateways on one PostgreSQL database (each its
@@ -105,4 +107,47 @@ func TestSubscribe(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestListenerOutage: while replica A's listener is down, its grants are
+// withheld (a revocation elsewhere might be missed); a revocation made on
+// replica B meanwhile is applied once A's listener is back.
+func TestListenerOutage(t *testing.T) {
+	e := newEnv(t, "postgres")
+	ctx := context.Background()
+	a := e.service(nil)
+	b := e.service(e.openStore())
+	g, err := a.RequestGrant(ctx, bot, gate.GrantSpec{Connection: "shop", Access: "write", Duration: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustDecide(t, a, g.ID, alice, true, "")
+	if got := grants(t, a, bot); len(got) != 1 {
+		t.Fatalf("grants %v", got)
+	}
+	events := a.Subscribe(ctx)
+	pg := testenv.SharedPostgres(t)
+	role := strings.SplitN(strings.TrimPrefix(e.url, "postgres://"), ":", 2)[0]
+	db := e.url[strings.LastIndex(e.url, "/")+1 : strings.Index(e.url, "?")]
+	exec := func(q string) {
+		t.Helper()
+		if err := pg.Exec(ctx, "", q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Keep the listeners from reconnecting, then cut them.
+	exec(`ALTER ROLE ` + role + ` NOLOGIN`)
+	exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '` + db + `' AND application_name = 'gatehouse approvals listener'`)
+	eventually(t, "grants withheld while the listener is down", func() bool {
+		_, err := a.Grants(ctx, bot)
+		return err != nil
+	})
+	if _, err := b.Revoke(ctx, g.ID, alice, "incident"); err != nil {
+		t.Fatal(err)
+	}
+	exec(`ALTER ROLE ` + role + ` LOGIN`)
+	waitEvent(t, events, "", "") // resumed: reload
+	if got := grants(t, a, bot); len(got) != 0 {
+		t.Fatalf("after the outage the revoked grant is still active: %v", got)
+	}
 }
