@@ -76,8 +76,9 @@ type Store interface {
 	// WatchApprovals delivers an ApprovalChange for every approval created
 	// or updated through any Store on this database after it returns,
 	// until ctx ends or the Store closes; then the channel is closed.
-	// Changes are delivered in commit order per approval, possibly more
-	// than once. A subscriber that falls far behind gets WatchResumed
+	// An event says that an approval changed and what its status became;
+	// events may repeat or (SQLite, racing writers) arrive out of order,
+	// so re-read the approval for its current state. A subscriber that falls far behind gets WatchResumed
 	// instead of the changes it missed; WatchLost and WatchResumed bracket
 	// an outage of the PostgreSQL listener (see WatchState). On
 	// PostgreSQL it returns once the listener is listening.
