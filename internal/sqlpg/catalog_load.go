@@ -35,6 +35,11 @@ WHERE a.attnum > 0 AND NOT a.attisdropped
   AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND n.nspname !~ '^pg_(toast|temp_)'
 ORDER BY a.attrelid, a.attnum`
 	qInherits = `SELECT inhrelid, inhparent FROM pg_catalog.pg_inherits ORDER BY 1, 2`
+	// qTypes lists the types defined outside the system schemas: a cast
+	// to one of them may run a user function (CREATE CAST ... WITH
+	// FUNCTION).
+	qTypes = `SELECT n.nspname, t.typname FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)' ORDER BY 1, 2`
 	// qFuncs lists output column names for functions with OUT parameters
 	// or a composite result, and the body of SQL functions outside
 	// pg_catalog (%s is the body expression, which depends on the server
@@ -139,6 +144,13 @@ func loadCatalogData(ctx context.Context, conn *pgconn.PgConn) (catalogData, err
 	}
 	for _, r := range rows {
 		d.inherits = append(d.inherits, [2]uint32{parseOID(r[0]), parseOID(r[1])})
+	}
+
+	if rows, err = query(qTypes); err != nil {
+		return d, fmt.Errorf("types: %w", err)
+	}
+	for _, r := range rows {
+		d.userTypes = append(d.userTypes, string(r[0])+"\x00"+string(r[1]))
 	}
 
 	body := "p.prosrc"

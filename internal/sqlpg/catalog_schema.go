@@ -26,6 +26,9 @@ type Catalog struct {
 	byOID      map[uint32]*Relation
 	byName     map[string]*Relation // schema + "\x00" + name
 	funcs      map[string][]*function
+	// userTypes holds schema + "\x00" + name of the types defined
+	// outside pg_catalog and information_schema.
+	userTypes map[string]bool
 	// parents and children map a relation OID to its inheritance parents
 	// and children (partitions included).
 	parents, children map[uint32][]uint32
@@ -81,6 +84,7 @@ type catalogData struct {
 	viewSQL    map[uint32]string
 	funcs      []*function
 	inherits   [][2]uint32 // child, parent
+	userTypes  []string
 }
 
 // newCatalog indexes d and parses the view definitions.
@@ -93,6 +97,7 @@ func newCatalog(d catalogData) *Catalog {
 		byName:     make(map[string]*Relation, len(d.rels)),
 		funcs:      make(map[string][]*function, len(d.funcs)),
 		parents:    map[uint32][]uint32{},
+		userTypes:  map[string]bool{},
 		children:   map[uint32][]uint32{},
 	}
 	slices.SortFunc(c.rels, func(a, b *Relation) int { return int64Cmp(int64(a.OID), int64(b.OID)) })
@@ -129,6 +134,10 @@ func newCatalog(d catalogData) *Catalog {
 		c.parents[in[0]] = append(c.parents[in[0]], in[1])
 		c.children[in[1]] = append(c.children[in[1]], in[0])
 		put("inh", u32(in[0]), u32(in[1]))
+	}
+	for _, t := range d.userTypes {
+		c.userTypes[t] = true
+		put("type", t)
 	}
 	c.version = hex.EncodeToString(h.Sum(nil)[:12])
 	return c
@@ -218,6 +227,27 @@ func (c *Catalog) lookupFuncs(schema, name string, path []string) []*function {
 		out = append(out, c.funcs[s+"\x00"+name]...)
 	}
 	return out
+}
+
+// isUserType reports whether a type name (schema "" for an unqualified
+// name, resolved through path) may be a type defined outside the system
+// schemas. Without a catalog every type outside the built-in list may be.
+func (c *Catalog) isUserType(schema, name string, path []string) bool {
+	if c == nil {
+		return !isCatalogSchema(schema) || !has(builtinTypes, name)
+	}
+	switch schema {
+	case "pg_catalog", "information_schema":
+		return false
+	case "":
+		for _, s := range path {
+			if c.userTypes[s+"\x00"+name] {
+				return true
+			}
+		}
+		return false
+	}
+	return true
 }
 
 // column returns the column of r named name.

@@ -64,4 +64,50 @@
 // tablespaces, languages, event triggers, publications and subscriptions
 // are admin; expressions in DDL (defaults, checks, index expressions,
 // USING) are walked like any other, so an unknown function there is admin.
+//
+// # Column lineage
+//
+// Masking by column name is bypassed by lower(email); Analyze instead
+// computes, from the same parse tree and a Catalog snapshot of the
+// upstream schema (LoadCatalog), which protected columns (Catalog.Protect)
+// every output column derives from:
+//
+//	Catalog (relations, columns, parsed view definitions, functions, search_path)
+//	   -> Protect(patterns)  -> *Protected (ids, view-column lineage, SQL-function verdicts, cache)
+//	text -> parse -> per statement: lineage_stmt.go, lineage_dml.go
+//	     -> queries: lineage_query.go (SELECT, set operations, VALUES, CTEs,
+//	        GROUP BY/ORDER BY/window predicates), lineage_from.go (FROM items,
+//	        joins, LATERAL, functions in FROM), lineage_scope.go (name
+//	        resolution as transformColumnRef does it)
+//	     -> expressions: lineage_expr.go, lineage_func.go
+//	     -> *Lineage (columns, masked predicates, masked writes), cached per Protected
+//
+// The rule is taint, not pattern: a value computed in any way from a
+// protected value derives from it (functions, operators, casts,
+// comparisons, CASE including its conditions, aggregates including their
+// ORDER BY and FILTER, window functions including their PARTITION BY and
+// ORDER BY, whole-row references, correlated subqueries through every
+// outer column they mention). So length(ssn), ssn = '1' and count(DISTINCT
+// email) are masked too: a derived value is masked. Clauses that only
+// choose rows (WHERE, JOIN, GROUP BY, HAVING, DISTINCT, ORDER BY, LIMIT)
+// are reported as MaskedPredicates for policy, not as column lineage.
+//
+// Fail-closed contract: a column is Unresolved (mask it whole) when what
+// it returns cannot be tied to its inputs: an unknown relation, column or
+// function; dynamic SQL (query_to_xml, table_to_xml, cursor_to_xml, ts_stat,
+// dblink, crosstab...); server files, raw pages, WAL or decoded changes,
+// large objects; PL/pgSQL and other non-SQL user functions and user
+// aggregates (their bodies may read anything); SQL functions whose body
+// reads anything protected; planner statistics samples (pg_stats); a
+// search_path change it cannot follow. A statement whose columns cannot be
+// listed (FETCH or EXECUTE the resolver does not know, * over an unknown
+// relation) is Opaque. Built-in and C-language functions are taken to
+// compute from their arguments only.
+//
+// What lineage cannot see: values stored earlier by a write (reported as
+// MaskedWrites when the write is in the analyzed text); error and notice
+// messages (SELECT ssn::int FROM customers fails with the value in the
+// message); notifications, settings and sequences set from protected
+// values; other sessions' statement texts (pg_stat_activity.query); rules
+// and triggers; renamed tables and columns until the mask patterns follow.
 package sqlpg

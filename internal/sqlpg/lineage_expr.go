@@ -38,9 +38,22 @@ func (a *analyzer) expr(n *pg.Node, lvl *level) val {
 	case *pg.Node_FuncCall:
 		return a.funcCall(x.FuncCall, lvl)
 	case *pg.Node_AExpr:
-		return unionVal(a.expr(x.AExpr.Lexpr, lvl), a.expr(x.AExpr.Rexpr, lvl))
+		v := unionVal(a.expr(x.AExpr.Lexpr, lvl), a.expr(x.AExpr.Rexpr, lvl))
+		switch x.AExpr.Kind {
+		case pg.A_Expr_Kind_AEXPR_BETWEEN, pg.A_Expr_Kind_AEXPR_NOT_BETWEEN,
+			pg.A_Expr_Kind_AEXPR_BETWEEN_SYM, pg.A_Expr_Kind_AEXPR_NOT_BETWEEN_SYM:
+		default:
+			v = a.operator(v, x.AExpr.Name)
+		}
+		return v
 	case *pg.Node_TypeCast:
-		return a.expr(x.TypeCast.Arg, lvl).scalar()
+		v := a.expr(x.TypeCast.Arg, lvl).scalar()
+		if t := x.TypeCast.TypeName; t != nil {
+			if schema, name := qualifiedName(t.Names); a.cat.isUserType(schema, name, a.path) {
+				v.taint = union(v.taint, a.unresolved("casts to type "+joinName(schema, name)+", whose conversion may run a user function"))
+			}
+		}
+		return v
 	case *pg.Node_CollateClause:
 		return a.expr(x.CollateClause.Arg, lvl)
 	case *pg.Node_NamedArgExpr:
@@ -93,7 +106,7 @@ func (a *analyzer) expr(n *pg.Node, lvl *level) val {
 	case *pg.Node_List:
 		return a.exprList(x.List.Items, lvl)
 	case *pg.Node_SortBy:
-		return a.expr(x.SortBy.Node, lvl)
+		return a.operator(a.expr(x.SortBy.Node, lvl), x.SortBy.UseOp)
 	case *pg.Node_ResTarget:
 		return unionVal(a.expr(x.ResTarget.Val, lvl), a.exprList(x.ResTarget.Indirection, lvl))
 	case *pg.Node_MultiAssignRef:
@@ -108,6 +121,20 @@ func (a *analyzer) expr(n *pg.Node, lvl *level) val {
 		return val{taint: union(queryTaint(a, q), q.corr)}
 	}
 	return a.reflectUnion(n.ProtoReflect(), lvl)
+}
+
+// operator adds to v the lineage of calling operator names: a built-in
+// symbol computes from its operands; any other operator runs a user
+// function, which may read protected columns.
+func (a *analyzer) operator(v val, names []*pg.Node) val {
+	if len(names) == 0 {
+		return v
+	}
+	schema, sym := qualifiedName(names)
+	if isCatalogSchema(schema) && has(builtinOperators, sym) {
+		return v
+	}
+	return val{taint: union(v.taint, a.unresolved("uses operator "+joinName(schema, sym)+", whose function may read protected columns"))}
 }
 
 // exprList is the union of a list's lineages.
@@ -142,7 +169,7 @@ func queryTaint(a *analyzer, q query) taint {
 // it). Predicates inside the subquery are recorded as it is analyzed.
 func (a *analyzer) subLink(s *pg.SubLink, lvl *level) val {
 	q := a.stmtQuery(s.Subselect, lvl)
-	test := a.expr(s.Testexpr, lvl)
+	test := a.operator(a.expr(s.Testexpr, lvl), s.OperName)
 	switch s.SubLinkType {
 	case pg.SubLinkType_EXISTS_SUBLINK:
 		return val{taint: q.corr}

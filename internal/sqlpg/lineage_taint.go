@@ -119,18 +119,15 @@ func composite(cols []col, note string) val {
 }
 
 // unionCols merges two column lists position by position (the branches of
-// a UNION, the rows of VALUES); names come from a. A position only one
-// side has keeps that side's value.
+// a UNION, the rows of VALUES); names and count come from a, as the
+// server's do (it refuses branches of different widths).
 func unionCols(a, b []col) []col {
-	out := make([]col, max(len(a), len(b)))
+	out := make([]col, len(a))
 	for i := range out {
-		switch {
-		case i >= len(a):
-			out[i] = b[i]
-		case i >= len(b):
-			out[i] = a[i]
-		default:
+		if i < len(b) {
 			out[i] = col{name: a[i].name, v: mergeVal(a[i].v, b[i].v)}
+		} else {
+			out[i] = a[i]
 		}
 	}
 	return out

@@ -71,3 +71,14 @@ CREATE FUNCTION app.secret(cid int) RETURNS text LANGUAGE plpgsql STABLE AS $$BE
 CREATE FUNCTION label(c customers) RETURNS text LANGUAGE sql STABLE AS $$SELECT c.name || ' <' || c.email || '>'$$
 ;
 CREATE FUNCTION app.rows_of(q text) RETURNS SETOF text LANGUAGE plpgsql AS $$BEGIN RETURN QUERY EXECUTE q; END$$
+
+;
+CREATE FUNCTION app.peek(a int, b int) RETURNS text LANGUAGE plpgsql STABLE AS $$BEGIN RETURN (SELECT ssn FROM public.customers WHERE id = a); END$$
+;
+CREATE OPERATOR public.<~> (LEFTARG = int, RIGHTARG = int, FUNCTION = app.peek)
+;
+CREATE TYPE app.leak AS (v text)
+;
+CREATE FUNCTION app.to_leak(int) RETURNS app.leak LANGUAGE plpgsql STABLE AS $$BEGIN RETURN ROW((SELECT email FROM public.customers WHERE id = $1)); END$$
+;
+CREATE CAST (int AS app.leak) WITH FUNCTION app.to_leak(int)
