@@ -19,12 +19,13 @@ func Normalize(sql string) string { return PostgreSQL.Normalize(sql) }
 //     between its neighbours, as the server treats it. MySQL executable
 //     comments (/*! ... */) are SQL and are kept, their body normalized.
 //   - every run of white space and comments between two tokens becomes one
-//     separator: "\n" when the run is white space holding a line break
-//     (PostgreSQL joins 'a'<newline>'b' into one literal while 'a' 'b' is
-//     an error, so the distinction is kept), otherwise " ". Leading and
-//     trailing runs are dropped. In MySQL a comment right after "--" (two
-//     minus operators) is kept, and no separator follows "--", since either
-//     would turn the operators into a comment.
+//     separator, " ", except that a run of white space holding a line
+//     break between two '...' literals becomes "\n" (PostgreSQL joins
+//     'a'<newline>'b' into one literal while 'a' 'b' is an error, so the
+//     distinction is kept). Leading and trailing runs are dropped.
+//   - in MySQL a comment right after "--" (two minus operators) is kept (a
+//     kept line comment then ends with "\n"), and no separator follows
+//     "--", since either would turn the operators into a comment.
 //   - string literals, quoted identifiers and dollar quotes are copied
 //     byte for byte, as are tokens; case is not folded.
 //   - text after an unterminated quote or comment is copied as it is.
@@ -39,18 +40,20 @@ func (d Dialect) Normalize(sql string) string {
 		pending bool // a separator is owed before the next token
 		newline bool // the pending run holds a line break
 		comment bool // the pending run holds a comment
+		quoted  bool // the last token written is a '...' literal
+		line    bool // the last token written is a (kept) line comment
 	)
-	emit := func(from, to int) {
+	emit := func(from, to int, quote bool) {
 		// In MySQL "--" followed by white space starts a comment, so a
 		// separator after a "--" that was not one would make it one.
-		if pending && b.Len() > 0 && !(d == MySQL && strings.HasSuffix(b.String(), "--")) {
-			if newline && !comment {
+		if pending && b.Len() > 0 && (line || !(d == MySQL && strings.HasSuffix(b.String(), "--"))) {
+			if line || newline && !comment && quoted && s[from] == '\'' {
 				b.WriteByte('\n')
 			} else {
 				b.WriteByte(' ')
 			}
 		}
-		pending, newline, comment = false, false, false
+		pending, newline, comment, quoted, line = false, false, false, quote, false
 		b.WriteString(s[from:to])
 	}
 	// In MySQL a comment right after "--" (operators, as no white space
@@ -91,7 +94,8 @@ func (d Dialect) Normalize(sql string) string {
 					pending, comment = true, true
 					continue
 				}
-				emit(start, trimSpace(s, start, l.i))
+				emit(start, trimSpace(s, start, l.i), false)
+				line = true
 				continue
 			case c == '#' && l.d == MySQL:
 				l.i = l.skipLine(l.i + 1)
@@ -99,7 +103,8 @@ func (d Dialect) Normalize(sql string) string {
 					pending, comment = true, true
 					continue
 				}
-				emit(start, trimSpace(s, start, l.i))
+				emit(start, trimSpace(s, start, l.i), false)
+				line = true
 				continue
 			case c == '*' && l.exec && at(s, l.i+1) == '/':
 				l.exec = false
@@ -126,7 +131,7 @@ func (d Dialect) Normalize(sql string) string {
 				l.i++
 			}
 		}
-		emit(start, l.i)
+		emit(start, l.i, c == '\'' || class[c] == word && at(s, l.i-1) == '\'')
 	}
 	return b.String()
 }
