@@ -294,3 +294,31 @@ func TestAnalyzeEdges(t *testing.T) {
 		t.Error("deep nesting must stay masked")
 	}
 }
+
+// TestAnalyzeConcurrent: one Catalog and Protected serve many goroutines
+// (run with -race).
+func TestAnalyzeConcurrent(t *testing.T) {
+	_, cat, prot := lineageFixture(t)
+	_, cases, _ := lineageCorpus(t)
+	want := make([][]string, len(cases))
+	for i, c := range cases {
+		lin, err := Analyze(c.sql, cat, prot, nil)
+		want[i] = renderLineage(lin, err)
+	}
+	done := make(chan struct{})
+	for g := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range cases {
+				j := (i + g*len(cases)/4) % len(cases)
+				lin, err := Analyze(cases[j].sql, cat, prot, nil)
+				if got := renderLineage(lin, err); !slices.Equal(got, want[j]) {
+					t.Errorf("%q: %q, want %q", cases[j].sql, got, want[j])
+				}
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+}
