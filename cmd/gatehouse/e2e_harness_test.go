@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -125,21 +126,19 @@ type gwOpts struct {
 
 // gateway is a running gatehouse with everything it stands on.
 type gateway struct {
-	t         *testing.T
-	opts      gwOpts
-	pg        *testenv.Postgres
-	shop      testenv.Database // the upstream behind connection "shop"
-	storeDB   testenv.Database // postgres engine: the store's database
-	storeURL  string
-	sqlite    string // sqlite engine: the database file
-	issuer    *testenv.Issuer
-	yaml      string
-	cfgPath   string // the YAML written to a file, for the CLI
-	node      string
-	app       *app
-	logs      *testLog
-	stopOnce  sync.Once
-	stoppedCh chan struct{}
+	opts     gwOpts
+	pg       *testenv.Postgres
+	shop     testenv.Database // the upstream behind connection "shop"
+	storeDB  testenv.Database // postgres engine: the store's database
+	storeURL string
+	sqlite   string // sqlite engine: the database file
+	issuer   *testenv.Issuer
+	yaml     string
+	cfgPath  string // the YAML written to a file, for the CLI
+	node     string
+	app      *app
+	logs     *testLog
+	stopOnce sync.Once
 }
 
 // newGateway starts a gateway for the test and stops it at cleanup.
@@ -151,7 +150,7 @@ func newGateway(t *testing.T, o gwOpts) *gateway {
 	if o.policies == "" {
 		o.policies = readOnlyPolicies
 	}
-	g := &gateway{t: t, opts: o, pg: testenv.SharedPostgres(t), node: "e2e-" + o.engine, stoppedCh: make(chan struct{})}
+	g := &gateway{opts: o, pg: testenv.SharedPostgres(t), node: "e2e-" + o.engine}
 	g.logs = newTestLog(t)
 	g.shop = g.pg.NewDatabase(t, shopSchema...)
 	dir := t.TempDir()
@@ -223,7 +222,6 @@ func (g *gateway) stop() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		g.app.stop(ctx)
-		close(g.stoppedCh)
 	})
 }
 
@@ -432,7 +430,6 @@ type testLog struct {
 	t    *testing.T
 	mu   sync.Mutex
 	done bool
-	buf  strings.Builder // everything, for assertions on log lines
 }
 
 func newTestLog(t *testing.T) *testLog {
@@ -444,14 +441,11 @@ func newTestLog(t *testing.T) *testLog {
 func (l *testLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.buf.Write(p)
 	if !l.done {
 		l.t.Log(strings.TrimRight(string(p), "\n"))
 	}
 	return len(p), nil
 }
-
-func (l *testLog) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.buf.String() }
 
 func (l *testLog) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -502,4 +496,18 @@ func knownBug(t testing.TB, what string) {
 	if os.Getenv("GATEHOUSE_E2E_BUGS") == "" {
 		t.Skip("BUG: " + what + " (GATEHOUSE_E2E_BUGS=1 runs this check)")
 	}
+}
+
+// dumpGoroutines writes every goroutine's stack to a file, for a client
+// that hung, and returns its name.
+func dumpGoroutines(t testing.TB) string {
+	f, err := os.CreateTemp("", "gatehouse-e2e-goroutines-*.txt")
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	if err := pprof.Lookup("goroutine").WriteTo(f, 2); err != nil {
+		return err.Error()
+	}
+	return f.Name()
 }

@@ -55,6 +55,9 @@ func (g *gateway) psql(t *testing.T, token, sslmode string, args ...string) psql
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
 	r := psqlResult{stdout: out.String(), stderr: errb.String()}
+	if ctx.Err() != nil {
+		t.Fatalf("psql %v did not finish in %s: %s\ngoroutines: %s", args, e2eTimeout, r, dumpGoroutines(t))
+	}
 	var ee *exec.ExitError
 	switch {
 	case errors.As(err, &ee):
@@ -94,10 +97,12 @@ func TestE2EPsql(t *testing.T) {
 
 		t.Run("write denied", func(t *testing.T) {
 			r := g.psql(t, tok, "require", "-c", "insert into notes values (1, 'psql')")
+			n := g.directInt(t, "select count(*) from notes")
 			if r.code == 0 || !strings.Contains(r.stderr, "denied by rule agents/no-writes: agents may only read") {
-				t.Fatalf("INSERT was not denied:\n%s", r)
+				rec := g.closedSession(t, "psql-agent")
+				t.Fatalf("INSERT was not denied (notes has %d rows):\n%s\n%s", n, r, describeSteps(rec))
 			}
-			if n := g.directInt(t, "select count(*) from notes"); n != 0 {
+			if n != 0 {
 				t.Fatalf("notes has %d rows after the denied INSERT", n)
 			}
 		})
