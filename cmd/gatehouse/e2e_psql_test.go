@@ -117,29 +117,35 @@ func TestE2EPsql(t *testing.T) {
 			if v != sqliteOIDC {
 				return
 			}
-			// pg_relation_is_publishable is in \d TABLE's publication query.
-			const publishable = "psql's \\d TABLE calls pg_catalog.pg_relation_is_publishable, which sqlpg classifies as admin"
-			cases := []struct{ cmd, want, bug string }{
-				{`\d`, "orders", ""},
-				{`\d orders`, "customer_id", publishable},
-				{`\d+ customers`, "Access method", publishable},
-				{`\dt`, "customers", ""},
-				{`\dt+`, "Size", ""},
-				{`\di`, "orders_pkey", ""},
-				{`\dn`, "public", ""},
-				{`\df`, "List of functions", ""},
-				{`\dv`, "Did not find any relations", ""},
-				{`\du`, g.shop.User, ""},
-				{`\l`, g.shop.Name, ""},
-				{`\dx`, "plpgsql", ""},
-				{`\dT`, "List of data types", ""},
-				{`\z orders`, "Access privileges", ""},
+			cases := []struct{ cmd, want string }{
+				{`\d`, "orders"},
+				{`\d orders`, "customer_id"}, // calls pg_relation_is_publishable
+				{`\d+ customers`, "Access method"},
+				{`\dt`, "customers"},
+				{`\dt+`, "Size"},
+				{`\di`, "orders_pkey"},
+				{`\ds`, "Did not find any relations"},
+				{`\dm`, "Did not find any relations"},
+				{`\dn`, "public"},
+				{`\df`, "List of functions"},
+				{`\df+ pg_catalog.lower`, "lower"},
+				{`\dv`, "Did not find any relations"},
+				{`\du`, g.shop.User},
+				{`\l`, g.shop.Name},
+				{`\dx`, "plpgsql"},
+				{`\dT`, "List of data types"},
+				{`\dD`, "List of domains"},
+				{`\do pg_catalog.+`, "List of operators"},
+				{`\dC`, "List of casts"},
+				{`\dd`, "Object descriptions"},
+				{`\dp orders`, "Access privileges"},
+				{`\z orders`, "Access privileges"},
+				{`\dRp`, "List of publications"},
+				{`\dconfig`, "Parameter"},
+				{`\encoding`, "UTF8"},
 			}
 			for _, c := range cases {
 				t.Run(c.cmd, func(t *testing.T) {
-					if c.bug != "" {
-						knownBug(t, c.bug)
-					}
 					r := g.psql(t, tok, "require", "-c", c.cmd)
 					if r.code != 0 || !strings.Contains(r.stdout+r.stderr, c.want) {
 						t.Errorf("want exit 0 and %q in the output, got %s\n%s", c.want, r, g.lastDenials(t, "psql-agent"))
