@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -207,6 +210,46 @@ func TestE2EPgx(t *testing.T) {
 			}
 		})
 
+		t.Run("large result", func(t *testing.T) {
+			rows, err := c.Query(ctx, "SELECT g, repeat('x', 100) FROM generate_series(1, $1::int) g", 100000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, sum := 0, 0
+			for rows.Next() {
+				var g int
+				var s string
+				if err := rows.Scan(&g, &s); err != nil {
+					t.Fatal(err)
+				}
+				n++
+				sum += g
+			}
+			if err := rows.Err(); err != nil || n != 100000 || sum != 100000*100001/2 {
+				t.Fatalf("%d rows, sum %d, %v", n, sum, err)
+			}
+		})
+
+		t.Run("cancel", func(t *testing.T) {
+			// A context that ends makes pgx send a CancelRequest, which the
+			// gateway must route to the right upstream backend.
+			cc := g.connect(t, "pgx-cancel", groupAgents)
+			qctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			if _, err := cc.Exec(qctx, "SELECT pg_sleep(60)"); err == nil {
+				t.Fatal("pg_sleep(60) returned without error under a 300ms context")
+			}
+			if d := time.Since(start); d > 30*time.Second {
+				t.Fatalf("the cancelled query returned after %s", d)
+			}
+			poll(t, "the upstream backend to stop sleeping", func() (bool, string) {
+				var n int
+				err := direct.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query = 'SELECT pg_sleep(60)'").Scan(&n)
+				return err == nil && n == 0, fmt.Sprint(n, " still sleeping, ", err)
+			})
+		})
+
 		// Every Execute is a step of its own, with its parameters.
 		closeConn(c)
 		rec := g.closedSession(t, sub)
@@ -221,6 +264,10 @@ func TestE2EPgx(t *testing.T) {
 		}
 		if want := [][]string{{"5"}, {"6"}, {"5"}}; !slices.EqualFunc(params, want, slices.Equal) {
 			t.Errorf("recorded executions of the prepared statement have params %q, want %q\n%s", params, want, describeSteps(rec))
+		}
+		big := stepByText(t, rec, "generate_series")
+		if o := big.Outcome; o == nil || o.Rows != 100000 || o.Tag != "SELECT 100000" || o.Bytes < 100000*100 {
+			t.Errorf("large result step outcome: %+v", o)
 		}
 		copyStep := stepByText(t, rec, "from stdin")
 		if copyStep.Decision.Action != gate.Deny || copyStep.Command.Class.Kind != gate.KindWrite || !strings.Contains(copyStep.Command.Text, `"notes"`) {

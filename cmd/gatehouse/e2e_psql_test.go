@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -104,6 +105,44 @@ func TestE2EPsql(t *testing.T) {
 			}
 			if n != 0 {
 				t.Fatalf("notes has %d rows after the denied INSERT", n)
+			}
+		})
+
+		t.Run("multi-statement", func(t *testing.T) {
+			// A read followed by a write in one Query is as privileged as
+			// its most privileged statement: refused whole, nothing runs.
+			r := g.psql(t, tok, "require", "-c", "select count(*) from orders; insert into notes values (9, 'smuggled')")
+			if r.code == 0 || !strings.Contains(r.stderr, "denied by rule agents/no-writes") || strings.Contains(r.stdout, "300") {
+				t.Fatalf("read+write in one query:\n%s", r)
+			}
+			r = g.psql(t, tok, "require", "-c", "select 1; drop table customers cascade")
+			if r.code == 0 || !strings.Contains(r.stderr, "denied by rule agents/no-schema-or-admin") {
+				t.Fatalf("read+DROP in one query:\n%s", r)
+			}
+			if n := g.directInt(t, "select count(*) from notes") + g.directInt(t, "select count(*) from customers"); n != 40 {
+				t.Fatalf("after the refused multi-statement queries: notes+customers = %d rows, want 40", n)
+			}
+			r = g.psql(t, tok, "require", "-At", "-c", "select 1; select 2")
+			if r.code != 0 || r.stdout != "1\n2\n" {
+				t.Fatalf("two reads in one query:\n%s", r)
+			}
+		})
+
+		t.Run(`\copy`, func(t *testing.T) {
+			r := g.psql(t, tok, "require", "-c", `\copy (select id, status from orders where id <= 3 order by id) to stdout`)
+			if r.code != 0 || strings.Count(r.stdout, "\n") != 3 || !strings.HasPrefix(r.stdout, "1\t") {
+				t.Fatalf("\\copy to stdout:\n%s", r)
+			}
+			in := filepath.Join(t.TempDir(), "notes.tsv")
+			if err := os.WriteFile(in, []byte("1\tfrom a file\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r = g.psql(t, tok, "require", "-c", `\copy notes from '`+in+`'`)
+			if r.code == 0 || !strings.Contains(r.stderr, "denied by rule agents/no-writes") {
+				t.Fatalf("\\copy from a file:\n%s", r)
+			}
+			if n := g.directInt(t, "select count(*) from notes"); n != 0 {
+				t.Fatalf("notes has %d rows after the refused \\copy", n)
 			}
 		})
 
