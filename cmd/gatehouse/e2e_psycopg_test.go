@@ -67,7 +67,8 @@ func TestE2EPsycopg2(t *testing.T) {
 				PgCode  string `json:"pgcode"`
 				Message string `json:"message"`
 			} `json:"drop"`
-			Status7 string `json:"status_7"`
+			Status7  string `json:"status_7"`
+			Streamed int    `json:"streamed"`
 		}
 		if err := json.Unmarshal([]byte(stdout.String()), &got); err != nil {
 			t.Fatalf("agent output %q: %v\nstderr: %s", stdout.String(), err, stderr.String())
@@ -84,6 +85,10 @@ func TestE2EPsycopg2(t *testing.T) {
 		var want7 string
 		if err := g.direct(t).QueryRow(ctx, "SELECT status FROM orders WHERE id = 7").Scan(&want7); err != nil || got.Status7 != want7 {
 			t.Errorf("status of order 7: %q, want %q (%v)", got.Status7, want7, err)
+		}
+
+		if got.Streamed != 300 {
+			t.Errorf("the named cursor streamed %d rows, want 300", got.Streamed)
 		}
 
 		rec := g.closedSession(t, "py-agent")
@@ -103,10 +108,20 @@ func TestE2EPsycopg2(t *testing.T) {
 		if sel.Command.Request != wantReq || sel.Outcome == nil || sel.Outcome.Rows != 1 {
 			t.Errorf("commented SELECT: request %+v (want %+v), outcome %+v", sel.Command.Request, wantReq, sel.Outcome)
 		}
-		// psycopg2 opened two transactions (the second after rollback()),
-		// and each BEGIN, ROLLBACK and COMMIT is a step.
-		if b, r, c := countSteps(rec, "BEGIN"), countSteps(rec, "ROLLBACK"), countSteps(rec, "COMMIT"); b != 2 || r != 1 || c != 1 {
-			t.Errorf("%d BEGIN, %d ROLLBACK, %d COMMIT steps, want 2, 1, 1\n%s", b, r, c, describeSteps(rec))
+		// psycopg2 opened three transactions (after rollback() and
+		// commit()), and each BEGIN, ROLLBACK and COMMIT is a step.
+		if b, r, c := countSteps(rec, "BEGIN"), countSteps(rec, "ROLLBACK"), countSteps(rec, "COMMIT"); b != 3 || r != 1 || c != 2 {
+			t.Errorf("%d BEGIN, %d ROLLBACK, %d COMMIT steps, want 3, 1, 2\n%s", b, r, c, describeSteps(rec))
+		}
+		// The named cursor: DECLARE, then FETCH FORWARD 50 until a short
+		// batch (7 fetches for 300 rows), then CLOSE; all reads.
+		if d, f, c := countSteps(rec, `DECLARE "orders_stream"`), countSteps(rec, `FETCH FORWARD 50 FROM "orders_stream"`), countSteps(rec, `CLOSE "orders_stream"`); d != 1 || f != 7 || c != 1 {
+			t.Errorf("named cursor: %d DECLARE, %d FETCH, %d CLOSE steps, want 1, 7, 1\n%s", d, f, c, describeSteps(rec))
+		}
+		for _, st := range rec.Steps {
+			if st.Decision.Action != gate.Allow && !strings.HasPrefix(st.Command.Text, "DROP") {
+				t.Errorf("step %d %q was denied", st.N, st.Command.Text)
+			}
 		}
 	})
 }

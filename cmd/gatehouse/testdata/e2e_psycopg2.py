@@ -53,5 +53,13 @@ cur.execute(
 )
 out["status_7"] = cur.fetchone()[0]
 conn.commit()
+
+# A named (server-side) cursor, as data pipelines use to stream large
+# results: DECLARE ... CURSOR, FETCH FORWARD n, CLOSE.
+with conn.cursor(name="orders_stream") as named:
+    named.itersize = 50
+    named.execute("SELECT id FROM orders")
+    out["streamed"] = sum(1 for _ in named)
+conn.commit()
 conn.close()
 json.dump(out, sys.stdout)
