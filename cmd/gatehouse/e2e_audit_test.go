@@ -168,6 +168,21 @@ func TestE2EAuditTrail(t *testing.T) {
 			}
 		})
 
+		t.Run("metrics", func(t *testing.T) {
+			for series, want := range map[string]float64{
+				"gatehouse_sessions_total":                  1,
+				"gatehouse_sessions_open":                   0,
+				`gatehouse_steps_total{decision="allow"}`:   2,
+				`gatehouse_steps_total{decision="deny"}`:    1,
+				"gatehouse_upstream_duration_seconds_count": 2,
+				"gatehouse_audit_errors_total":              0,
+			} {
+				if got := g.metric(t, series); got != want {
+					t.Errorf("%s = %v, want %v", series, got, want)
+				}
+			}
+		})
+
 		t.Run("CLI sessions list and show", func(t *testing.T) {
 			t.Setenv("GATEHOUSE_URL", g.app.webURL)
 			t.Setenv("GATEHOUSE_TOKEN", auditor)

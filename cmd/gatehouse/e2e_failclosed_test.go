@@ -62,6 +62,10 @@ func TestE2EAuditFailsClosed(t *testing.T) {
 			t.Errorf("/healthz with the store down: %d %s", code, body)
 		}
 
+		if n := g.metric(t, "gatehouse_audit_errors_total"); n < 1 {
+			t.Errorf("gatehouse_audit_errors_total = %v after failed recordings", n)
+		}
+
 		if restore == nil {
 			return
 		}

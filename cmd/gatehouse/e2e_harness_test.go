@@ -511,3 +511,24 @@ func dumpGoroutines(t testing.TB) string {
 	}
 	return f.Name()
 }
+
+// metric returns the value of one series from /metrics, written as in the
+// exposition format (`gatehouse_steps_total{decision="deny"}`), or -1 when
+// it is absent.
+func (g *gateway) metric(t testing.TB, series string) float64 {
+	t.Helper()
+	code, body := g.api(t, "", "/metrics", nil)
+	if code != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %s", code, body)
+	}
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			var f float64
+			if _, err := fmt.Sscan(v, &f); err != nil {
+				t.Fatalf("metric line %q: %v", line, err)
+			}
+			return f
+		}
+	}
+	return -1
+}

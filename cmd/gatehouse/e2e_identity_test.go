@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,12 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/testenv"
 )
+
+// authCase is a credential the gateway must refuse at start-up.
+type authCase struct {
+	name, token string
+	parts       []string // in the FATAL message
+}
 
 // TestE2EIdentity: tokens that fail verification end the start-up with
 // FATAL 28000 naming the failed check, are recorded as auth failures
@@ -38,10 +45,7 @@ func TestE2EIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cases := []struct {
-		name, token string
-		parts       []string // in the FATAL message
-	}{
+	cases := []authCase{
 		{"expired", g.issuer.Token(t, agent(map[string]any{"iat": now.Add(-20 * time.Minute).Unix(), "exp": now.Add(-10 * time.Minute).Unix()})),
 			[]string{"gatehouse: authentication failed: token expired at "}},
 		{"wrong audience", g.issuer.Token(t, agent(map[string]any{"aud": "billing"})),
@@ -69,6 +73,15 @@ func TestE2EIdentity(t *testing.T) {
 			}
 		})
 	}
+
+	// A token pasted into the user name instead of the password.
+	userToken := g.issuer.Token(t, agent(nil))
+	t.Run("token as the user name", func(t *testing.T) {
+		ctx := ctxT(t)
+		h, p := g.hostPort()
+		_, err := pgconn.Connect(ctx, fmt.Sprintf("host=%s port=%s dbname=shop user=%s password=nope sslmode=require", h, p, userToken))
+		wantPgError(t, err, "token as user name", "28000", "not a JWT")
+	})
 
 	t.Run("psql shows the reason", func(t *testing.T) {
 		needPsql(t)
@@ -120,8 +133,10 @@ func TestE2EIdentity(t *testing.T) {
 				if err != nil {
 					return false, err.Error()
 				}
-				for _, c := range cases {
-					if len(c.token) > 20 && bytes.Contains(r.Body, []byte(c.token[:len(c.token)-1])) {
+				for _, c := range append(cases, authCase{"user name", userToken, nil}) {
+					// The signature alone is a give-away too.
+					sig := c.token[strings.LastIndexByte(c.token, '.')+1:]
+					if len(c.token) > 20 && (bytes.Contains(r.Body, []byte(c.token)) || bytes.Contains(r.Body, []byte(sig))) {
 						t.Fatalf("record %d (%s) holds the %s token", r.Seq, r.Kind, c.name)
 					}
 				}
@@ -129,8 +144,13 @@ func TestE2EIdentity(t *testing.T) {
 					failures = append(failures, string(r.Body))
 				}
 			}
-			return len(failures) >= len(cases)+1, strings.Join(failures, "\n")
+			return len(failures) >= len(cases)+2, strings.Join(failures, "\n")
 		})
+		for _, reason := range []string{"expired", "audience", "issuer", "signature", "malformed", "missing"} {
+			if n := g.metric(t, `gatehouse_auth_failures_total{reason="`+reason+`"}`); n < 1 {
+				t.Errorf(`gatehouse_auth_failures_total{reason=%q} = %v`, reason, n)
+			}
+		}
 		all := strings.Join(failures, "\n")
 		for _, want := range []string{"expired: token expired at", "audience: token audience", "issuer: issuer", "missing: "} {
 			if !strings.Contains(all, want) {
