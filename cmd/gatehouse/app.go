@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/gate"
 	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/mask"
 	"github.com/gatehouse/gatehouse/internal/metrics"
 	"github.com/gatehouse/gatehouse/internal/pgwire"
 	"github.com/gatehouse/gatehouse/internal/policy"
@@ -95,10 +97,24 @@ func start(ctx context.Context, cfg *config.File, log *slog.Logger) (*app, error
 	if selfSigned {
 		log.Info("no tls.cert_file configured: using a self-signed certificate (clients: sslmode=require)")
 	}
+	masks, err := buildMasks(cfg, func() ([]byte, error) {
+		return a.store.Secret(ctx, "mask-hmac-key", randomKey)
+	})
+	if err != nil {
+		return nil, err
+	}
+	previewRows := 5
+	if cfg.Audit.PreviewRows != nil {
+		previewRows = *cfg.Audit.PreviewRows
+		if previewRows == 0 {
+			previewRows = -1
+		}
+	}
 	a.pg, err = pgwire.New(pgwire.Config{
 		Gate: a.gate, Classifier: sqlpg.New(sqlpg.Config{}), Intent: sqlcomment.Extract,
 		Upstreams: cfg.Upstreams(), TLS: tlsCfg, MaxMessageSize: cfg.Limits.MaxMessageSize,
-		StartupTimeout: cfg.Limits.StartupTimeout.D(), Logger: log,
+		StartupTimeout: cfg.Limits.StartupTimeout.D(), EstimateWrites: pol.UsesEstimate(),
+		Masks: masks, PreviewRows: previewRows, PreviewBytes: cfg.Audit.PreviewBytes, Logger: log,
 	})
 	if err != nil {
 		return nil, err
@@ -173,6 +189,41 @@ func (a *app) stop(ctx context.Context) {
 	if a.store != nil {
 		a.store.Close()
 	}
+}
+
+// buildMasks compiles each policy's masking once. keyFn supplies the hash
+// key; serve takes it from the store (created once for all replicas, so
+// hash tokens agree across them).
+func buildMasks(cfg *config.File, keyFn func() ([]byte, error)) (map[string]*pgwire.Masking, error) {
+	var key []byte
+	out := map[string]*pgwire.Masking{}
+	for i, p := range cfg.Policies {
+		if p.Mask == nil {
+			continue
+		}
+		if key == nil {
+			var err error
+			if key, err = keyFn(); err != nil {
+				return nil, fmt.Errorf("masking key: %w", err)
+			}
+		}
+		mc := mask.Config{Detectors: p.Mask.Detectors, Strategy: p.Mask.Strategy, Strategies: p.Mask.Strategies, Key: key}
+		for _, c := range p.Mask.Custom {
+			mc.Custom = append(mc.Custom, mask.CustomPattern{Name: c.Name, Pattern: c.Pattern})
+		}
+		m, err := mask.New(mc)
+		if err != nil {
+			return nil, fmt.Errorf("policies[%d] (%s).mask: %w", i, p.Name, err)
+		}
+		out[p.Name] = &pgwire.Masking{Masker: m, Columns: p.Mask.Columns, DenyUnresolved: p.Mask.Unresolved == "deny"}
+	}
+	return out, nil
+}
+
+func randomKey() ([]byte, error) {
+	k := make([]byte, 32)
+	_, err := rand.Read(k)
+	return k, err
 }
 
 // devIssuer loads (or creates, once for all replicas) the dev signing key.

@@ -24,6 +24,9 @@ func newCheckCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return &exitError{code: 1, err: fmt.Errorf("%s: %w", path, err)}
 			}
+			if _, err := buildMasks(cfg, randomKey); err != nil {
+				return &exitError{code: 1, err: fmt.Errorf("%s: %w", path, err)}
+			}
 			rules := 0
 			for _, p := range cfg.Policies {
 				rules += len(p.Rules)

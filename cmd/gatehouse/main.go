@@ -57,7 +57,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.AddCommand(
 		newServeCmd(g), newDemoCmd(g), newCheckCmd(g), newExplainCmd(g), newTokenCmd(g),
-		newSessionsCmd(g), newAuditCmd(g),
+		newSessionsCmd(g), newAuditCmd(g), newMaskCmd(g),
 	)
 	return root
 }

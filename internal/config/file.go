@@ -17,6 +17,7 @@ type File struct {
 	Conns       []Connection `yaml:"connections"`
 	Policies    []Policy     `yaml:"policies"`
 	Approvals   Approvals    `yaml:"approvals"`
+	Audit       Audit        `yaml:"audit"`
 	Limits      Limits       `yaml:"limits"`
 
 	positions map[string]int // key path -> line, for validation errors
@@ -105,6 +106,42 @@ type Policy struct {
 	Match       string   `yaml:"match"`
 	Connections []string `yaml:"connections"`
 	Rules       []Rule   `yaml:"rules"`
+	// Mask masks the results of the commands this policy decides.
+	Mask *Mask `yaml:"mask"`
+}
+
+// Mask is a policy's masking of results.
+type Mask struct {
+	// Columns are protected columns: table.column, schema.table.column or
+	// *.column. Every output column derived from one is masked.
+	Columns []string `yaml:"columns"`
+	// Detectors run over every other text value: email, phone,
+	// credit_card, ssn, iban, ip, secret (or all).
+	Detectors []string `yaml:"detectors"`
+	// Strategy is the default: redact (default), partial, hash or null.
+	Strategy string `yaml:"strategy"`
+	// Strategies override it per detector or column.
+	Strategies map[string]string `yaml:"strategies"`
+	Custom     []CustomPattern   `yaml:"custom"`
+	// Unresolved is what happens to an output column whose lineage cannot
+	// be determined: mask (default) masks it whole, deny refuses the
+	// statement.
+	Unresolved string `yaml:"unresolved"`
+}
+
+// CustomPattern is a named regular expression masked like a detector.
+type CustomPattern struct {
+	Name    string `yaml:"name"`
+	Pattern string `yaml:"pattern"`
+}
+
+// Audit tunes what the audit trail keeps.
+type Audit struct {
+	// PreviewRows is how many rows of each result the replay shows, as the
+	// client saw them (after masking); 0 keeps none (default 5).
+	PreviewRows *int `yaml:"preview_rows"`
+	// PreviewBytes bounds a step's preview (default 4096).
+	PreviewBytes int `yaml:"preview_bytes"`
 }
 
 // Rule is one rule of a policy.

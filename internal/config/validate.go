@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -105,11 +106,28 @@ func (f *File) validate() error {
 		}
 	}
 	for i, p := range f.Policies {
+		if m := p.Mask; m != nil {
+			key := fmt.Sprintf("policies[%d].mask", i)
+			switch m.Unresolved {
+			case "", "mask", "deny":
+			default:
+				return f.errAt(key+".unresolved", "%q: want mask or deny", m.Unresolved)
+			}
+			for j, c := range m.Columns {
+				parts := strings.Split(c, ".")
+				if len(parts) < 2 || len(parts) > 3 || slices.Contains(parts, "") {
+					return f.errAt(fmt.Sprintf("%s.columns[%d]", key, j), "%q: want table.column, schema.table.column or *.column", c)
+				}
+			}
+		}
 		for j, c := range p.Connections {
 			if c != "*" && !names[c] {
 				return f.errAt(fmt.Sprintf("policies[%d].connections[%d]", i, j), "no connection named %q", c)
 			}
 		}
+	}
+	if f.Audit.PreviewRows != nil && *f.Audit.PreviewRows < 0 {
+		return f.errAt("audit.preview_rows", "must be 0 or more")
 	}
 	if f.Limits.MaxMessageSize < 1<<16 {
 		return f.errAt("limits.max_message_size", "%d is too small (at least 65536)", f.Limits.MaxMessageSize)

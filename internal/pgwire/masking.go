@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/gatehouse/gatehouse/internal/mask"
+	"github.com/gatehouse/gatehouse/internal/sqlpg"
 )
 
 // Masking is one policy's masking, compiled once: its value detectors and
@@ -40,6 +41,12 @@ type maskState struct {
 	m        *Masking
 	verdicts []stmtVerdict
 	byOID    func(tableOID uint32, attnum uint16) (string, bool)
+	// copy holds the format of each COPY ... TO STDOUT statement, by
+	// statement index.
+	copy map[int]sqlpg.CopyFormat
+	// lineage is the analysis behind verdicts, for the cursors and
+	// prepared statements a statement declares (applied once it completes).
+	lineage []sqlpg.StatementLineage
 }
 
 // verdict returns statement i's verdicts; out of range means the lineage
@@ -63,7 +70,7 @@ type execMask struct {
 // statement uses in predicates. Implementations must be safe for
 // concurrent use.
 type analyzer interface {
-	analyze(ctx context.Context, up *Upstream, sql string, m *Masking) (*maskState, []string, error)
+	analyze(ctx context.Context, up *Upstream, sql string, m *Masking, resolve sqlpg.LineageResolver) (*maskState, []string, error)
 }
 
 // colAction is what the row rewriter does to one column.

@@ -11,6 +11,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/gate"
 	"github.com/gatehouse/gatehouse/internal/gatetest"
 	"github.com/gatehouse/gatehouse/internal/mask"
+	"github.com/gatehouse/gatehouse/internal/sqlpg"
 )
 
 // tableAnalyzer stands in for the lineage analysis: verdicts by statement
@@ -22,7 +23,7 @@ type tableAnalyzer struct {
 	ssnAtt   uint16
 }
 
-func (a *tableAnalyzer) analyze(_ context.Context, _ *Upstream, sql string, m *Masking) (*maskState, []string, error) {
+func (a *tableAnalyzer) analyze(_ context.Context, _ *Upstream, sql string, m *Masking, _ sqlpg.LineageResolver) (*maskState, []string, error) {
 	v, ok := a.verdicts[sql]
 	if !ok {
 		v = []stmtVerdict{nil} // unknown statement: a verdict count that cannot match

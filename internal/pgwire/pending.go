@@ -41,7 +41,9 @@ type expect struct {
 	// exec carries a masked Execute's row plan from its injected Describe.
 	mask *maskState
 	exec *execMask
-	plan *rowPlan // the current result set's plan (nil: rows pass)
+	ddl  bool      // a schema change: the catalog is reloaded when it succeeds
+	plan *rowPlan  // the current result set's plan (nil: rows pass)
+	copy *copyPlan // the current COPY TO STDOUT's plan (nil: data passes)
 	pv   previewer
 
 	// Accounting, upstream loop only.

@@ -141,13 +141,27 @@ func (c *conn) prepareMask(ctx context.Context, cmd *gate.Command) (*maskState, 
 	if m == nil {
 		return nil, nil
 	}
-	ms, preds, err := c.srv.analyzer.analyze(ctx, c.up, cmd.Text, m)
+	ms, preds, err := c.srv.analyzer.analyze(ctx, c.up, cmd.Text, m, c.objs.resolveLineage)
 	if err != nil {
 		msg := "masking could not be prepared, so the statement was not run: " + err.Error()
 		c.sess.Refuse(ctx, cmd, msg)
 		return nil, &wireError{code: codeSystemError, msg: "gatehouse: " + msg}
 	}
 	cmd.Class.MaskedPredicates = preds
+	if slices.Contains(cmd.Class.Statements, "COPY") {
+		if ms.copy, err = sqlpg.CopyOptions(cmd.Text); err != nil {
+			msg := "masking cannot rewrite this COPY: " + err.Error()
+			c.sess.Refuse(ctx, cmd, msg)
+			return nil, &wireError{code: codeFeatureNotSupported, msg: "gatehouse: " + msg}
+		}
+		for _, f := range ms.copy {
+			if f.Format == "binary" {
+				msg := "binary COPY output cannot be masked; use COPY ... TO STDOUT with FORMAT text or csv"
+				c.sess.Refuse(ctx, cmd, msg)
+				return nil, &wireError{code: codeFeatureNotSupported, msg: "gatehouse: " + msg}
+			}
+		}
+	}
 	if m.DenyUnresolved {
 		for si, v := range ms.verdicts {
 			for ci, col := range v {
@@ -199,7 +213,8 @@ func (c *conn) onQuery(ctx context.Context) error {
 	if err != nil {
 		return c.refuse(err, true)
 	}
-	if err := c.q.push(expect{kind: expQuery, step: step, prep: c.preparedChanges(&cmd), mask: ms, pv: c.previewer()}); err != nil {
+	if err := c.q.push(expect{kind: expQuery, step: step, prep: c.preparedChanges(&cmd), mask: ms, pv: c.previewer(),
+		ddl: cmd.Class.Kind == gate.KindDDL}); err != nil {
 		step.End(gate.Outcome{NotRun: true, Error: err.Error()})
 		return err
 	}
@@ -291,7 +306,8 @@ func (c *conn) onExecute(ctx context.Context) error {
 	if err != nil {
 		return c.refuse(err, false)
 	}
-	e := expect{kind: expExecute, step: step, prep: c.preparedChanges(&cmd), mask: p.stmt.mask, pv: c.previewer()}
+	e := expect{kind: expExecute, step: step, prep: c.preparedChanges(&cmd), mask: p.stmt.mask, pv: c.previewer(),
+		ddl: cmd.Class.Kind == gate.KindDDL}
 	if e.mask == nil && e.pv.maxRows > 0 {
 		c.objs.mu.Lock()
 		rd := p.stmt.rowDesc

@@ -97,6 +97,9 @@ func (c *conn) onUpstream(typ byte, cur *expect) (*expect, error) {
 			if cur.prep != nil {
 				c.objs.applyPrepared(cur.prep, 1)
 			}
+			if cur.mask != nil {
+				c.objs.applyLineage(cur.mask.lineage, 1)
+			}
 			return c.complete(cur, tag), nil
 		}
 		return cur, nil
@@ -177,6 +180,9 @@ func (c *conn) onUpstream(typ byte, cur *expect) (*expect, error) {
 	case 'G', 'H', 'W', 'd', 'c': // COPY responses and data
 		if cur == nil || (cur.kind != expExecute && cur.kind != expQuery) {
 			return cur, desync(typ, cur)
+		}
+		if cur.mask != nil && (typ == 'H' || typ == 'd' || typ == 'c') {
+			return cur, c.onCopyOut(cur, typ)
 		}
 		n, err := c.ur.Forward(c.cw)
 		cur.bytes += int64(n)
@@ -259,6 +265,9 @@ func (c *conn) onReady(cur *expect) (*expect, error) {
 		if cur.prep != nil {
 			c.objs.applyPrepared(cur.prep, cur.completed)
 		}
+		if cur.mask != nil {
+			c.objs.applyLineage(cur.mask.lineage, cur.completed)
+		}
 		c.endStep(cur, cur.tag)
 	}
 	if _, err := c.ur.Forward(c.cw); err != nil {
@@ -292,6 +301,11 @@ func (c *conn) endStep(cur *expect, tag string) {
 		}
 	}
 	o.Masked = cur.masked
+	if cur.ddl && o.Error == "" && c.srv.analyzer != nil {
+		if cs, ok := c.srv.analyzer.(*catalogs); ok {
+			cs.invalidate(c.up.Name)
+		}
+	}
 	cur.step.End(o)
 }
 

@@ -1,6 +1,7 @@
 package pgwire
 
 import (
+	"encoding/binary"
 	"slices"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -111,4 +112,58 @@ func (c *conn) onStatementRowDesc(cur *expect) (*expect, error) {
 		return cur, err
 	}
 	return c.next(), nil
+}
+
+// onCopyOut handles COPY ... TO STDOUT under masking: the CopyOutResponse
+// starts a copy plan (from the statement's COPY options and lineage),
+// CopyData rows are rewritten through it, CopyDone retires it.
+func (c *conn) onCopyOut(cur *expect, typ byte) error {
+	switch typ {
+	case 'H':
+		body, err := c.ur.Body()
+		if err != nil {
+			return err
+		}
+		var m pgproto3.CopyOutResponse
+		if err := m.Decode(body); err != nil {
+			return protoErrorf("malformed CopyOutResponse from upstream: %v", err)
+		}
+		f, ok := cur.mask.copy[cur.completed]
+		if !ok || m.OverallFormat != 0 {
+			return protoErrorf("COPY output that masking cannot rewrite (format %d)", m.OverallFormat)
+		}
+		cur.copy = newCopyPlan(cur.mask.m, f, len(m.ColumnFormatCodes), cur.mask.verdict(cur.completed))
+		return c.clientFrame(typ, body)
+	case 'd':
+		if cur.copy == nil {
+			return protoErrorf("CopyData from upstream outside COPY")
+		}
+		body, err := c.ur.Body()
+		if err != nil {
+			return err
+		}
+		c.rowBuf, err = cur.copy.rewriteRow(append(c.rowBuf[:0], 'd', 0, 0, 0, 0), body, &cur.counts)
+		if err != nil {
+			return err
+		}
+		binary.BigEndian.PutUint32(c.rowBuf[1:], uint32(len(c.rowBuf)-1))
+		n, err := c.cw.Write(c.rowBuf)
+		cur.bytes += int64(n)
+		return err
+	default: // 'c'
+		if cur.copy != nil {
+			for i := range cur.copy.cols {
+				if n := cur.copy.cols[i].count; n > 0 {
+					if cur.masked == nil {
+						cur.masked = map[string]int64{}
+					}
+					cur.masked["column:"+cur.copy.cols[i].name] += n
+				}
+			}
+			cur.copy = nil
+		}
+		n, err := c.ur.Forward(c.cw)
+		cur.bytes += int64(n)
+		return err
+	}
 }

@@ -117,6 +117,9 @@ func New(cfg Config) (*Server, error) {
 	for name, u := range cfg.Upstreams {
 		s.estimators[name] = newEstimator(u)
 	}
+	if len(cfg.Masks) > 0 {
+		s.analyzer = newCatalogs(s)
+	}
 	return s, nil
 }
 

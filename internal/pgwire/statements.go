@@ -61,11 +61,17 @@ type objects struct {
 	// the classes EXECUTE runs. They are added once the server completed
 	// the PREPARE (applyPrepared).
 	sqlStmts map[string]*gate.Class
-	closed   bool
+	// cursors and prepLineage hold what FETCH from a cursor and EXECUTE of
+	// a statement return, for masking (added once their DECLARE or PREPARE
+	// completed).
+	cursors     map[string]*sqlpg.StatementLineage
+	prepLineage map[string]*sqlpg.StatementLineage
+	closed      bool
 }
 
 func newObjects() *objects {
-	o := &objects{stmts: map[string]*prepared{}, portals: map[string]*portal{}, sqlStmts: map[string]*gate.Class{}}
+	o := &objects{stmts: map[string]*prepared{}, portals: map[string]*portal{}, sqlStmts: map[string]*gate.Class{},
+		cursors: map[string]*sqlpg.StatementLineage{}, prepLineage: map[string]*sqlpg.StatementLineage{}}
 	o.cond = sync.NewCond(&o.mu)
 	return o
 }
@@ -198,6 +204,42 @@ func (o *objects) resolve(name string) (*gate.Class, bool) {
 	return nil, false
 }
 
+// resolveLineage is the sqlpg.LineageResolver of the session: FETCH and
+// EXECUTE name one namespace each, but the resolver gets only a name, so a
+// name declared both as a cursor and as a prepared statement resolves to
+// nothing (its columns are then masked whole).
+func (o *objects) resolveLineage(name string) (*sqlpg.StatementLineage, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	c, okc := o.cursors[name]
+	p, okp := o.prepLineage[name]
+	switch {
+	case okc && okp:
+		return nil, false
+	case okc:
+		return c, true
+	case okp:
+		return p, true
+	}
+	return nil, false
+}
+
+// applyLineage records the cursors and prepared statements that completed
+// statements (index < completed) declared.
+func (o *objects) applyLineage(sts []sqlpg.StatementLineage, completed int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for i := 0; i < completed && i < len(sts); i++ {
+		st := &sts[i]
+		if st.DeclaresCursor != "" {
+			o.cursors[st.DeclaresCursor] = st
+		}
+		if st.Prepares != "" {
+			o.prepLineage[st.Prepares] = st
+		}
+	}
+}
+
 // applyPrepared applies the changes of the statements the server
 // completed (those with Index < completed): PREPARE adds, DEALLOCATE name
 // removes from both namespaces, DEALLOCATE ALL and DISCARD ALL clear them.
@@ -215,9 +257,11 @@ func (o *objects) applyPrepared(changes []sqlpg.PreparedChange, completed int) {
 			o.sqlStmts = map[string]*gate.Class{}
 			o.stmts = map[string]*prepared{}
 			o.portals = map[string]*portal{}
+			o.prepLineage = map[string]*sqlpg.StatementLineage{}
 		default:
 			delete(o.sqlStmts, ch.Name)
 			delete(o.stmts, ch.Name)
+			delete(o.prepLineage, ch.Name)
 		}
 	}
 }
