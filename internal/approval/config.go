@@ -117,7 +117,7 @@ type NotifyTarget struct {
 // ErrInvalid marks a request that cannot be made as asked (an unknown
 // connection, access or a duration over the connection's max_grant); the
 // message says which.
-var ErrInvalid = errors.New("invalid request")
+var ErrInvalid = gate.ErrInvalid
 
 // normalize applies defaults and validates, naming the bad field.
 func (c Config) normalize() (Config, gate.Principals, error) {

@@ -93,7 +93,7 @@ func (s *Service) Decide(ctx context.Context, id string, by *gate.Identity, appr
 		if slices.Contains(b.Voters, identityKey(by)) {
 			return fmt.Errorf("approval %s: %w: %s voted already", id, gate.ErrConflict, by)
 		}
-		a.Votes = append(a.Votes, gate.ApprovalVote{By: by.String(), Subject: by.Subject, Approve: approve, Comment: comment, At: now})
+		a.Votes = append(a.Votes, gate.ApprovalVote{By: by.String(), Issuer: by.Issuer, Subject: by.Subject, Approve: approve, Comment: comment, At: now})
 		b.Voters = append(b.Voters, identityKey(by))
 		switch {
 		case !approve:
@@ -167,7 +167,9 @@ func (s *Service) CanDecide(a *gate.Approval, by *gate.Identity) bool {
 	if err := s.mayVote(&body{Approval: *a}, by); err != nil {
 		return false
 	}
-	return !slices.ContainsFunc(a.Votes, func(v gate.ApprovalVote) bool { return v.Subject == by.Subject })
+	return !slices.ContainsFunc(a.Votes, func(v gate.ApprovalVote) bool {
+		return v.Subject == by.Subject && (v.Issuer == "" || v.Issuer == by.Issuer)
+	})
 }
 
 // IsInvalid reports whether err is a request the Service refuses as asked

@@ -243,6 +243,9 @@ func (s *Service) changed(b *body, event string) {
 func (s *Service) view(b *body) *gate.Approval {
 	a := b.Approval
 	a.URL = s.URL(a.ID)
+	if r := b.Revoked; r != nil {
+		a.Revoked = &gate.ApprovalVote{By: r.By, Subject: r.Subject, Comment: r.Comment, At: r.At}
+	}
 	return &a
 }
 

@@ -14,6 +14,9 @@ var (
 	// ErrConflict: the request was already decided, expired, cancelled or
 	// used.
 	ErrConflict = errors.New("conflict")
+	// ErrInvalid: a request (a grant request) is malformed or out of
+	// bounds; the wrapping error says what to change.
+	ErrInvalid = errors.New("invalid request")
 )
 
 // ApprovalStatus is where a request is in its life.
@@ -79,6 +82,7 @@ func (g *GrantSpec) Key() string { return g.Connection + ":" + g.Access }
 // ApprovalVote is one approver's decision.
 type ApprovalVote struct {
 	By      string    `json:"by"` // the approver's identity, as Identity.String
+	Issuer  string    `json:"issuer,omitempty"`
 	Subject string    `json:"subject"`
 	Approve bool      `json:"approve"`
 	Comment string    `json:"comment,omitempty"`
@@ -96,7 +100,9 @@ type Approval struct {
 	// Required is how many distinct approvers must approve.
 	Required int            `json:"required"`
 	Votes    []ApprovalVote `json:"votes,omitempty"`
-	Updated  time.Time      `json:"updated"`
+	// Revoked records who ended a grant (or withdrew a request) early.
+	Revoked *ApprovalVote `json:"revoked,omitempty"`
+	Updated time.Time     `json:"updated"`
 }
 
 // Approver holds commands for human review. It is the port the data path
@@ -144,7 +150,8 @@ type Approvals interface {
 	Decide(ctx context.Context, id string, by *Identity, approve bool, comment string) (*Approval, error)
 	// CanDecide reports whether by may vote on a (for showing buttons).
 	CanDecide(a *Approval, by *Identity) bool
-	// Subscribe delivers change events until ctx ends (for live pages).
+	// Subscribe delivers change events until ctx ends (for live pages). An
+	// event with an empty ID means events were missed: reload everything.
 	Subscribe(ctx context.Context) <-chan ApprovalEvent
 	// RequestGrant persists a pending grant request by id (an approval
 	// whose Request.Grant is set). Errors name a bad connection, access or

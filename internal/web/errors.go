@@ -34,8 +34,9 @@ func grantErrorStatus(err error) (int, string) {
 		return http.StatusForbidden, err.Error()
 	case errors.Is(err, gate.ErrConflict):
 		return http.StatusConflict, err.Error()
-	case errors.Is(err, gate.ErrAuditUnavailable), errors.Is(err, gate.ErrShuttingDown):
-		return http.StatusServiceUnavailable, err.Error()
+	case errors.Is(err, gate.ErrInvalid):
+		return http.StatusBadRequest, "grant refused: " + err.Error()
 	}
-	return http.StatusBadRequest, "grant refused: " + err.Error()
+	// Anything else is the service failing, not the request.
+	return http.StatusServiceUnavailable, "the grant request could not be stored: " + err.Error()
 }

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -197,10 +196,10 @@ func (f *fakeApprovals) notifySubs() {
 
 func (f *fakeApprovals) RequestGrant(_ context.Context, id *gate.Identity, g gate.GrantSpec) (*gate.Approval, error) {
 	if !slices.Contains(f.connections, g.Connection) {
-		return nil, fmt.Errorf("unknown connection %q", g.Connection)
+		return nil, fmt.Errorf("%w: unknown connection %q", gate.ErrInvalid, g.Connection)
 	}
 	if g.Duration > 8*time.Hour {
-		return nil, errors.New("duration 8h0m0s is over the connection's max_grant")
+		return nil, fmt.Errorf("%w: duration 8h0m0s is over the connection's max_grant", gate.ErrInvalid)
 	}
 	return f.add(gate.ApprovalRequest{Identity: id, Target: gate.Target{Name: g.Connection, Kind: "postgres"}, Grant: &g}, time.Hour), nil
 }
