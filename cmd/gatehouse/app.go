@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/approval"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/gate"
@@ -31,20 +33,22 @@ const devIssuerName = "gatehouse-dev"
 // app is a running gateway: every component, built explicitly from the
 // configuration, and its listeners.
 type app struct {
-	cfg    *config.File
-	log    *slog.Logger
-	store  store.Store
-	rec    *audit.Recorder
-	trail  *audit.Trail
-	gate   *gate.Gate
-	pg     *pgwire.Server
-	http   *http.Server
-	dev    *identity.DevIssuer
-	auth   gate.Authenticator
-	pgAddr string
-	webURL string
-	ready  atomic.Bool
-	errc   chan error
+	cfg       *config.File
+	log       *slog.Logger
+	store     store.Store
+	rec       *audit.Recorder
+	trail     *audit.Trail
+	gate      *gate.Gate
+	pg        *pgwire.Server
+	http      *http.Server
+	dev       *identity.DevIssuer
+	web       *web.Server
+	approvals *approval.Service
+	auth      gate.Authenticator
+	pgAddr    string
+	webURL    string
+	ready     atomic.Bool
+	errc      chan error
 }
 
 // compilePolicy builds the policy engine; its errors name policy and rule.
@@ -86,7 +90,11 @@ func start(ctx context.Context, cfg *config.File, log *slog.Logger) (*app, error
 	}
 	a.auth = verifier
 	m := metrics.New()
-	if a.gate, err = gate.New(gate.Config{Authenticator: verifier, Policy: pol, Recorder: m.Recorder(a.rec), Logger: log}); err != nil {
+	if a.approvals, err = approval.New(ctx, approvalConfig(cfg, a.store, a.trail, m, log)); err != nil {
+		return nil, fmt.Errorf("approvals: %w", err)
+	}
+	if a.gate, err = gate.New(gate.Config{Authenticator: verifier, Policy: pol, Recorder: m.Recorder(a.rec),
+		Approver: a.approvals, Logger: log}); err != nil {
 		return nil, err
 	}
 	pgHost, _, _ := net.SplitHostPort(cfg.Listen.Postgres)
@@ -119,14 +127,26 @@ func start(ctx context.Context, cfg *config.File, log *slog.Logger) (*app, error
 	if err != nil {
 		return nil, err
 	}
-	admins, auditors, _ := cfg.Principals()
+	admins, auditors, approvers := cfg.Principals()
 	wcfg := web.Config{Auth: verifier, Trail: a.trail, Admins: admins, Auditors: auditors, Metrics: m.Handler(), Logger: log,
-		Health: a.health}
+		Health: a.health, Approvals: a.approvals, Approvers: approvers}
 	if a.dev != nil {
 		wcfg.DevToken = a.mintDevToken
+		wcfg.UI.Dev = true
+		wcfg.UI.DevIssuer = devIssuerName
 	}
-	handler, err := web.New(wcfg)
-	if err != nil {
+	if ui := cfg.Identity.UI; ui != nil {
+		wcfg.UI.Issuer, wcfg.UI.ClientID, wcfg.UI.ClientSecret = ui.Issuer, ui.ClientID, ui.ClientSecret
+		wcfg.UI.GroupsClaim, wcfg.UI.Claims = ui.GroupsClaim, identity.FromClaims
+		wcfg.UI.SecureCookies = strings.HasPrefix(cfg.ExternalURL, "https://")
+		wcfg.UI.RedirectURL = cfg.ExternalURL + "/auth/callback"
+	}
+	if wcfg.UI.Dev || wcfg.UI.Issuer != "" {
+		if wcfg.UI.SessionKey, err = a.store.Secret(ctx, "web-session-key", randomKey); err != nil {
+			return nil, fmt.Errorf("web session key: %w", err)
+		}
+	}
+	if a.web, err = web.New(wcfg); err != nil {
 		return nil, err
 	}
 	pgLn, err := net.Listen("tcp", cfg.Listen.Postgres)
@@ -139,7 +159,7 @@ func start(ctx context.Context, cfg *config.File, log *slog.Logger) (*app, error
 		return nil, fmt.Errorf("listen.http: %w", err)
 	}
 	a.pgAddr, a.webURL = pgLn.Addr().String(), "http://"+httpLn.Addr().String()
-	a.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	a.http = &http.Server{Handler: a.web, ReadHeaderTimeout: 10 * time.Second}
 	go func() { a.errc <- a.pg.Serve(pgLn) }()
 	go func() {
 		if err := a.http.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
@@ -164,15 +184,28 @@ func (a *app) health(ctx context.Context) error {
 	return nil
 }
 
-// stop shuts down in order: stop taking connections and let running
-// statements finish (until ctx ends), then flush the audit trail and close
-// the store.
+// stop shuts down in order: release statements waiting for approval, stop
+// taking connections and let running statements finish (until ctx ends),
+// then flush the audit trail and close the store.
 func (a *app) stop(ctx context.Context) {
 	a.ready.Store(false)
+	// Approvals first: statements waiting for a human end with "shutting
+	// down" and their requests stay pending (they survive the restart)
+	// instead of being cancelled when their connections close.
+	if a.approvals != nil {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := a.approvals.Close(cctx); err != nil {
+			a.log.Warn("closing approvals: webhooks still queued were dropped", "err", err)
+		}
+		cancel()
+	}
 	if a.pg != nil {
 		if err := a.pg.Shutdown(ctx); err != nil {
 			a.log.Warn("sessions still running at the end of the grace period were closed", "err", err)
 		}
+	}
+	if a.web != nil {
+		a.web.Close() // ends live streams, which Shutdown would wait for
 	}
 	if a.http != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -189,6 +222,19 @@ func (a *app) stop(ctx context.Context) {
 	if a.store != nil {
 		a.store.Close()
 	}
+}
+
+// approvalConfig builds the approval service's configuration.
+func approvalConfig(cfg *config.File, st store.Store, trail *audit.Trail, m *metrics.Metrics, log *slog.Logger) approval.Config {
+	ac := approval.Config{Store: st, BaseURL: cfg.ExternalURL, Timeout: cfg.Approvals.Timeout.D(), Approvers: cfg.Access.Approvers,
+		Steps: trail.RecentSteps, Logger: log, Registerer: m.Registry()}
+	for _, c := range cfg.Conns {
+		ac.Connections = append(ac.Connections, approval.Connection{Name: c.Name, MaxGrant: c.MaxGrant.D()})
+	}
+	for _, n := range cfg.Approvals.Notify {
+		ac.Notify = append(ac.Notify, approval.NotifyTarget{URL: n.URL, Format: n.Format})
+	}
+	return ac
 }
 
 // buildMasks compiles each policy's masking once. keyFn supplies the hash
