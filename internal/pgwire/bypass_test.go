@@ -117,6 +117,41 @@ func TestBypassCorpusThroughGateway(t *testing.T) {
 	if copies < 3 {
 		t.Fatalf("only %d COPY cases", copies)
 	}
+	// Errors and notices carry values too: they are scrubbed.
+	for _, sql := range []string{
+		"SELECT ssn::int FROM customers",
+		"SELECT email::int FROM customers",
+		"SELECT card_number::date FROM customers",
+		"SELECT to_number(email, '999') FROM customers",
+		"SELECT (meta->>'card')::int / 0 FROM customers",
+		"INSERT INTO customers (id, name, email) SELECT id, name, email FROM customers",
+		"DO $$ BEGIN RAISE NOTICE '%', (SELECT string_agg(ssn, ',') FROM customers); END $$",
+		"DO $$ BEGIN RAISE EXCEPTION 'x %', (SELECT string_agg(email, ',') FROM customers); END $$",
+		"SELECT jsonb_path_query(meta, 'strict $.nope') FROM customers",
+	} {
+		var notices strings.Builder
+		cfg, err := pgconn.ParseConfig(h.dsn(tokenAgent))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
+			notices.WriteString(n.Message + "|" + n.Detail + "|" + n.Where)
+		}
+		pc, err := pgconn.ConnectConfig(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = runSimple(ctx, pc, sql)
+		pc.Close(ctx)
+		var text string
+		if pe, ok := err.(*pgconn.PgError); ok {
+			text = pe.Message + "|" + pe.Detail + "|" + pe.Where + "|" + pe.Hint
+		}
+		text += notices.String()
+		if leak := secrets.find(text); leak != "" {
+			t.Errorf("error or notice leaked %s:\n  %s\n  %s", leak, sql, text)
+		}
+	}
 	// Masking must not overreach: columns derived from no protected column
 	// come through as they are.
 	for sql, want := range map[string]string{

@@ -119,8 +119,13 @@ func (cs *catalogs) analyze(ctx context.Context, up *Upstream, sql string, m *Ma
 			if len(col.Sources) > 0 {
 				v[j].protected = col.Sources[0].String()
 			}
+			ms.sensitive = ms.sensitive || col.Masked()
 		}
 		ms.verdicts[i] = v
 	}
+	for i := range lin.Statements {
+		ms.sensitive = ms.sensitive || lin.Statements[i].Opaque != ""
+	}
+	ms.sensitive = ms.sensitive || len(lin.MaskedPredicates) > 0 || len(lin.MaskedWrites) > 0
 	return ms, lin.MaskedPredicates, nil
 }

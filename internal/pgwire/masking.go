@@ -47,6 +47,10 @@ type maskState struct {
 	// lineage is the analysis behind verdicts, for the cursors and
 	// prepared statements a statement declares (applied once it completes).
 	lineage []sqlpg.StatementLineage
+	// sensitive is set when the command touches protected data at all:
+	// protected or unresolved output columns, or protected columns in
+	// predicates or writes. Its errors are then scrubbed of quoted values.
+	sensitive bool
 }
 
 // verdict returns statement i's verdicts; out of range means the lineage

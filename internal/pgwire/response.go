@@ -194,7 +194,13 @@ func (c *conn) onUpstream(typ byte, cur *expect) (*expect, error) {
 	case 'Z':
 		return c.onReady(cur)
 
-	case 'N', 'A', 'S': // NoticeResponse, NotificationResponse, ParameterStatus
+	case 'N':
+		if cur != nil && cur.mask != nil {
+			return cur, c.onMaskedNotice(cur)
+		}
+		_, err := c.ur.Forward(c.cw)
+		return cur, err
+	case 'A', 'S': // NotificationResponse, ParameterStatus
 		_, err := c.ur.Forward(c.cw)
 		return cur, err
 	}
@@ -210,6 +216,13 @@ func (c *conn) onError(cur *expect) (*expect, error) {
 	var m pgproto3.ErrorResponse
 	if err := m.Decode(body); err != nil {
 		return cur, protoErrorf("malformed ErrorResponse from upstream: %v", err)
+	}
+	if cur != nil && cur.mask != nil && scrubNotice(cur.mask, &m, &cur.counts) {
+		// Re-encode the scrubbed error; body is no longer what is sent.
+		if body, err = m.Encode(nil); err != nil {
+			return cur, err
+		}
+		body = body[5:]
 	}
 	if cur == nil || cur.kind == expSync || m.Severity == "FATAL" || m.Severity == "PANIC" {
 		// Not tied to a message: a failure at commit, or the backend

@@ -167,3 +167,21 @@ func (c *conn) onCopyOut(cur *expect, typ byte) error {
 		return err
 	}
 }
+
+// onMaskedNotice forwards a NoticeResponse raised while a masked command
+// runs, scrubbed like its errors.
+func (c *conn) onMaskedNotice(cur *expect) error {
+	body, err := c.ur.Body()
+	if err != nil {
+		return err
+	}
+	var e pgproto3.ErrorResponse // same fields as a notice
+	if err := e.Decode(body); err != nil {
+		return protoErrorf("malformed NoticeResponse from upstream: %v", err)
+	}
+	if !scrubNotice(cur.mask, &e, &cur.counts) {
+		return c.clientFrame('N', body)
+	}
+	n := pgproto3.NoticeResponse(e)
+	return writeMsg(c.cw, &c.wscratch, &n)
+}
