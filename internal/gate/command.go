@@ -95,6 +95,10 @@ type Class struct {
 	// predicates (WHERE, JOIN, ORDER BY, GROUP BY, HAVING), which can
 	// reveal masked values bit by bit. Set when masking applies.
 	MaskedPredicates []string `json:"masked_predicates,omitempty"`
+	// MaskedWrites lists the protected columns whose values the command
+	// copies where later reads are not masked (into unprotected columns,
+	// new tables, settings, notifications...). Set when masking applies.
+	MaskedWrites []string `json:"masked_writes,omitempty"`
 }
 
 // Request is what the caller said about why it sends a command: the agent's

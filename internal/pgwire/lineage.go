@@ -91,16 +91,17 @@ func (cs *catalogs) protected(ctx context.Context, up *Upstream, m *Masking) (*s
 }
 
 // analyze computes the masking of sql for m on up.
-func (cs *catalogs) analyze(ctx context.Context, up *Upstream, sql string, m *Masking, resolve sqlpg.LineageResolver) (*maskState, []string, error) {
+func (cs *catalogs) analyze(ctx context.Context, up *Upstream, sql string, m *Masking, resolve sqlpg.LineageResolver) (*maskState, error) {
 	prot, err := cs.protected(ctx, up, m)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	lin, err := sqlpg.Analyze(sql, prot.Catalog(), prot, resolve)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	ms := &maskState{m: m, verdicts: make([]stmtVerdict, len(lin.Statements)), lineage: lin.Statements,
+		predicates: lin.MaskedPredicates, writes: lin.MaskedWrites,
 		byOID: func(oid uint32, att uint16) (string, bool) {
 			ref, ok := prot.ByOID(oid, int16(att))
 			if !ok {
@@ -127,5 +128,5 @@ func (cs *catalogs) analyze(ctx context.Context, up *Upstream, sql string, m *Ma
 		ms.sensitive = ms.sensitive || lin.Statements[i].Opaque != ""
 	}
 	ms.sensitive = ms.sensitive || len(lin.MaskedPredicates) > 0 || len(lin.MaskedWrites) > 0
-	return ms, lin.MaskedPredicates, nil
+	return ms, nil
 }

@@ -47,6 +47,9 @@ type maskState struct {
 	// lineage is the analysis behind verdicts, for the cursors and
 	// prepared statements a statement declares (applied once it completes).
 	lineage []sqlpg.StatementLineage
+	// predicates and writes are the protected columns the command uses in
+	// predicates and copies where reads are not masked (for policies).
+	predicates, writes []string
 	// sensitive is set when the command touches protected data at all:
 	// protected or unresolved output columns, or protected columns in
 	// predicates or writes. Its errors are then scrubbed of quoted values.
@@ -74,7 +77,7 @@ type execMask struct {
 // statement uses in predicates. Implementations must be safe for
 // concurrent use.
 type analyzer interface {
-	analyze(ctx context.Context, up *Upstream, sql string, m *Masking, resolve sqlpg.LineageResolver) (*maskState, []string, error)
+	analyze(ctx context.Context, up *Upstream, sql string, m *Masking, resolve sqlpg.LineageResolver) (*maskState, error)
 }
 
 // colAction is what the row rewriter does to one column.

@@ -23,7 +23,7 @@ type tableAnalyzer struct {
 	ssnAtt   uint16
 }
 
-func (a *tableAnalyzer) analyze(_ context.Context, _ *Upstream, sql string, m *Masking, _ sqlpg.LineageResolver) (*maskState, []string, error) {
+func (a *tableAnalyzer) analyze(_ context.Context, _ *Upstream, sql string, m *Masking, _ sqlpg.LineageResolver) (*maskState, error) {
 	v, ok := a.verdicts[sql]
 	if !ok {
 		v = []stmtVerdict{nil} // unknown statement: a verdict count that cannot match
@@ -32,12 +32,12 @@ func (a *tableAnalyzer) analyze(_ context.Context, _ *Upstream, sql string, m *M
 	if strings.Contains(sql, "WHERE ssn") {
 		preds = []string{"public.customers.ssn"}
 	}
-	return &maskState{m: m, verdicts: v, byOID: func(oid uint32, att uint16) (string, bool) {
+	return &maskState{m: m, verdicts: v, predicates: preds, byOID: func(oid uint32, att uint16) (string, bool) {
 		if oid == a.ssnOID && att == a.ssnAtt {
 			return "public.customers.ssn", true
 		}
 		return "", false
-	}}, preds, nil
+	}}, nil
 }
 
 const (

@@ -141,13 +141,13 @@ func (c *conn) prepareMask(ctx context.Context, cmd *gate.Command) (*maskState, 
 	if m == nil {
 		return nil, nil
 	}
-	ms, preds, err := c.srv.analyzer.analyze(ctx, c.up, cmd.Text, m, c.objs.resolveLineage)
+	ms, err := c.srv.analyzer.analyze(ctx, c.up, cmd.Text, m, c.objs.resolveLineage)
 	if err != nil {
 		msg := "masking could not be prepared, so the statement was not run: " + err.Error()
 		c.sess.Refuse(ctx, cmd, msg)
 		return nil, &wireError{code: codeSystemError, msg: "gatehouse: " + msg}
 	}
-	cmd.Class.MaskedPredicates = preds
+	cmd.Class.MaskedPredicates, cmd.Class.MaskedWrites = ms.predicates, ms.writes
 	// Code whose effect the classifier cannot bound (DO, functions with
 	// unknown side effects) can read protected data and say it in errors
 	// and notices.

@@ -73,3 +73,18 @@ func TestApplicable(t *testing.T) {
 		}
 	}
 }
+
+func TestMaskedWrites(t *testing.T) {
+	eng, err := New(Config{Policies: []PolicyConfig{{Name: "p", Connections: []string{"*"}, Rules: []RuleConfig{
+		{Name: "launder", When: `size(command.masked_writes) > 0`, Action: "deny", Message: "protected values cannot be copied"},
+		{Name: "rest", When: "true", Action: "allow"},
+	}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := &gate.Command{Class: gate.Class{Kind: gate.KindWrite, MaskedWrites: []string{"public.customers.ssn"}}}
+	d, _ := eng.Decide(context.Background(), gate.Input{Identity: &gate.Identity{Subject: "a"}, Target: gate.Target{Name: "x"}, Command: cmd})
+	if d.Rule != "launder" {
+		t.Fatalf("decided by %q", d.Rule)
+	}
+}

@@ -48,6 +48,7 @@ var (
 		{"text", types.StringType, func(a *activation) ref.Val { return str(a.cmd.Text) }},
 		{"functions", stringList, func(a *activation) ref.Val { return a.list(a.cmd.Class.Functions) }},
 		{"masked_predicates", stringList, func(a *activation) ref.Val { return a.list(a.cmd.Class.MaskedPredicates) }},
+		{"masked_writes", stringList, func(a *activation) ref.Val { return a.list(a.cmd.Class.MaskedWrites) }},
 		// -1 when the adapter made no estimate.
 		{"estimated_rows", types.IntType, func(a *activation) ref.Val {
 			if a.cmd.EstimatedRows == nil {
@@ -91,7 +92,7 @@ var (
 )
 
 // maxFields bounds the fields of one type (object caches one value per field).
-const maxFields = 8
+const maxFields = 12
 
 // field declares one field: its CEL type and how to compute its value from
 // the activation. load runs at most once per field per Decide.
