@@ -58,6 +58,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(
 		newServeCmd(g), newDemoCmd(g), newCheckCmd(g), newExplainCmd(g), newTokenCmd(g),
 		newSessionsCmd(g), newAuditCmd(g), newMaskCmd(g),
+		newApprovalsCmd(g), newGrantsCmd(g),
 	)
 	return root
 }
