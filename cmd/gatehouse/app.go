@@ -49,6 +49,8 @@ type app struct {
 	webURL    string
 	ready     atomic.Bool
 	errc      chan error
+	// closers release what start opened before the servers own it.
+	closer []func() error
 }
 
 // compilePolicy builds the policy engine; its errors name policy and rule.
@@ -69,6 +71,22 @@ func start(ctx context.Context, cfg *config.File, log *slog.Logger) (*app, error
 	pol, err := compilePolicy(cfg)
 	if err != nil {
 		return nil, err
+	}
+	// Listen first: a port 0 in the configuration becomes a real port that
+	// links (external_url's default) can name.
+	pgLn, err := net.Listen("tcp", cfg.Listen.Postgres)
+	if err != nil {
+		return nil, fmt.Errorf("listen.postgres: %w", err)
+	}
+	a.closer = append(a.closer, pgLn.Close)
+	httpLn, err := net.Listen("tcp", cfg.Listen.HTTP)
+	if err != nil {
+		return nil, fmt.Errorf("listen.http: %w", err)
+	}
+	a.closer = append(a.closer, httpLn.Close)
+	a.pgAddr, a.webURL = pgLn.Addr().String(), "http://"+httpLn.Addr().String()
+	if cfg.ExternalURL == "http://"+cfg.Listen.HTTP {
+		cfg.ExternalURL = a.webURL
 	}
 	if a.store, err = store.Open(ctx, cfg.Store); err != nil {
 		return nil, err
@@ -149,16 +167,6 @@ func start(ctx context.Context, cfg *config.File, log *slog.Logger) (*app, error
 	if a.web, err = web.New(wcfg); err != nil {
 		return nil, err
 	}
-	pgLn, err := net.Listen("tcp", cfg.Listen.Postgres)
-	if err != nil {
-		return nil, fmt.Errorf("listen.postgres: %w", err)
-	}
-	httpLn, err := net.Listen("tcp", cfg.Listen.HTTP)
-	if err != nil {
-		pgLn.Close()
-		return nil, fmt.Errorf("listen.http: %w", err)
-	}
-	a.pgAddr, a.webURL = pgLn.Addr().String(), "http://"+httpLn.Addr().String()
 	a.http = &http.Server{Handler: a.web, ReadHeaderTimeout: 10 * time.Second}
 	go func() { a.errc <- a.pg.Serve(pgLn) }()
 	go func() {
@@ -166,6 +174,7 @@ func start(ctx context.Context, cfg *config.File, log *slog.Logger) (*app, error
 			a.errc <- err
 		}
 	}()
+	a.closer = nil // the servers own the listeners now
 	a.ready.Store(true)
 	started = true
 	log.Info("gatehouse is serving", "postgres", a.pgAddr, "http", a.webURL, "store", redactURL(cfg.Store), "node", cfg.Node,
@@ -189,6 +198,9 @@ func (a *app) health(ctx context.Context) error {
 // then flush the audit trail and close the store.
 func (a *app) stop(ctx context.Context) {
 	a.ready.Store(false)
+	for _, c := range a.closer {
+		_ = c()
+	}
 	// Approvals first: statements waiting for a human end with "shutting
 	// down" and their requests stay pending (they survive the restart)
 	// instead of being cancelled when their connections close.

@@ -153,11 +153,12 @@ func demoSession(ctx context.Context, a *app, out io.Writer) error {
 	trace := "0af7651916cd43dd8448eb211c80319c"
 	steps := []struct{ sql, span, reason string }{
 		{"SELECT count(*) AS orders, sum(total) AS revenue FROM orders WHERE status = 'paid'", "b7ad6b7169203331", "weekly revenue report"},
-		{"SELECT c.city, count(*) AS orders FROM orders o JOIN customers c ON c.id = o.customer_id GROUP BY c.city ORDER BY 2 DESC LIMIT 3", "c7ad6b7169203332", "which cities order most"},
-		{"DROP TABLE orders", "d7ad6b7169203333", "tidying up after the report"},
-		{"UPDATE orders SET status = 'refunded' WHERE id = 7", "e7ad6b7169203334", "customer asked for a refund"},
+		{"SELECT c.name, c.email, c.phone, c.city FROM customers c ORDER BY c.id LIMIT 3", "c7ad6b7169203332", "who are our first customers"},
+		{"SELECT name FROM customers WHERE email LIKE 'customer1%'", "d7ad6b7169203333", "guessing emails"},
+		{"DROP TABLE orders", "e7ad6b7169203334", "tidying up after the report"},
+		{"UPDATE orders SET status = 'refunded' WHERE id = 7", "f7ad6b7169203335", "customer asked for a refund"},
 	}
-	for _, s := range steps {
+	run := func(s struct{ sql, span, reason string }) error {
 		sql := fmt.Sprintf("%s /* traceparent='00-%s-%s-01',reason='%s' */", s.sql, trace, s.span, strings.ReplaceAll(s.reason, " ", "%20"))
 		fmt.Fprintf(out, "agent> %s\n", sql)
 		rows, err := conn.Query(ctx, sql, pgx.QueryExecModeSimpleProtocol)
@@ -165,13 +166,35 @@ func demoSession(ctx context.Context, a *app, out io.Writer) error {
 			err = printRows(out, rows)
 		}
 		var pe *pgconn.PgError
-		switch {
-		case errors.As(err, &pe):
+		if errors.As(err, &pe) {
 			fmt.Fprintf(out, "  ERROR %s: %s\n\n", pe.Code, pe.Message)
-		case err != nil:
+			return nil
+		}
+		return err
+	}
+	for _, s := range steps {
+		if err := run(s); err != nil {
 			conn.Close(ctx)
 			return err
 		}
+	}
+	// A DBA approves the held UPDATE (here through the approvals service; a
+	// person would use the web inbox, the API or `gatehouse approvals`),
+	// and the agent sends the identical statement again: it runs, once.
+	pending, err := a.approvals.List(ctx, gate.ApprovalFilter{Status: gate.ApprovalPending})
+	if err != nil || len(pending) == 0 {
+		conn.Close(ctx)
+		return fmt.Errorf("the held UPDATE has no pending approval request (%v)", err)
+	}
+	dba := &gate.Identity{Issuer: devIssuerName, Subject: "dba-on-call", Groups: []string{"dba"}}
+	if _, err := a.approvals.Decide(ctx, pending[0].ID, dba, true, "one order, fine"); err != nil {
+		conn.Close(ctx)
+		return err
+	}
+	fmt.Fprintf(out, "==> dba-on-call approves %s in the inbox (%s) with the comment \"one order, fine\"\n\n", pending[0].ID, pending[0].URL)
+	if err := run(struct{ sql, span, reason string }{steps[4].sql, "07ad6b7169203336", "retrying the approved refund"}); err != nil {
+		conn.Close(ctx)
+		return err
 	}
 	conn.Close(ctx)
 	rec, err := waitClosedSession(ctx, a, "demo-agent")
@@ -194,6 +217,15 @@ func printRows(out io.Writer, rows pgx.Rows) error {
 	var names []string
 	for _, f := range rows.FieldDescriptions() {
 		names = append(names, f.Name)
+	}
+	if len(names) == 0 {
+		for rows.Next() {
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "  %s\n\n", rows.CommandTag())
+		return nil
 	}
 	fmt.Fprintf(out, "  %s\n", strings.Join(names, " | "))
 	for rows.Next() {
@@ -245,6 +277,11 @@ func printTryIt(out io.Writer, a *app) {
   export PGPASSWORD=$(go run ./cmd/gatehouse token --sub me --groups agents --ttl 15m)
   psql "host=%[1]s port=%[2]s dbname=shop user=me sslmode=require" -c 'select count(*) from orders'
   psql "host=%[1]s port=%[2]s dbname=shop user=me sslmode=require" -c 'drop table orders'      # denied
+
+  # a write is held for a DBA (defer mode): decide it in the web inbox
+  # (%[3]s/approvals, dev sign-in as a member of group dba) or the API, then
+  # send the identical statement again:
+  psql "host=%[1]s port=%[2]s dbname=shop user=me sslmode=require" -c "update orders set status = 'paid' where id = 3"
 
   # read the audit trail as an auditor:
   export GATEHOUSE_TOKEN=$(go run ./cmd/gatehouse token --sub auditor-1 --groups security)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -130,10 +131,49 @@ func printReplay(w io.Writer, r *gate.SessionRecord) {
 			default:
 				fmt.Fprintf(w, "    result  %s, %d rows, %d bytes (%s)\n", o.Tag, o.Rows, o.Bytes, o.Duration.Round(time.Microsecond))
 			}
+			printMasked(w, o.Masked)
+			printPreview(w, o.Preview)
 		}
 	}
 	if r.Closed != nil {
 		fmt.Fprintf(w, "\n  closed     %s: %s\n", r.Closed.Local().Format(time.DateTime+".000"), r.EndReason)
+	}
+}
+
+func printMasked(w io.Writer, m map[string]int64) {
+	if len(m) == 0 {
+		return
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
+	}
+	fmt.Fprintf(w, "    masked  %s\n", strings.Join(parts, " "))
+}
+
+// printPreview prints the first rows of a result as the client saw them.
+func printPreview(w io.Writer, p *gate.Preview) {
+	if p == nil || len(p.Rows) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "    rows    %s\n", strings.Join(p.Columns, " | "))
+	for _, r := range p.Rows {
+		cells := make([]string, len(r))
+		for i, c := range r {
+			if len(c) > 60 {
+				c = c[:57] + "..."
+			}
+			cells[i] = c
+		}
+		fmt.Fprintf(w, "            %s\n", strings.Join(cells, " | "))
+	}
+	if p.Truncated {
+		fmt.Fprintln(w, "            ...")
 	}
 }
 
@@ -144,6 +184,12 @@ func verdict(d gate.Decision) string {
 		if d.Rule != "" {
 			s += "/" + d.Rule
 		}
+	}
+	switch {
+	case d.Action == gate.Review && d.ApprovalID != "":
+		s += " (approval request " + d.ApprovalID + ")"
+	case d.ApprovalID != "":
+		s += " (approval " + d.ApprovalID + ": " + strings.Join(d.ApprovedBy, ", ") + ")"
 	}
 	if d.Action != gate.Allow && d.Message != "" {
 		s += ": " + d.Message
