@@ -30,11 +30,13 @@ import (
 )
 
 type options struct {
-	rounds   int
-	duration time.Duration
-	clients  []int
-	scale    int
-	modes    []string
+	rounds    int
+	duration  time.Duration
+	clients   []int
+	scale     int
+	modes     []string
+	scenarios map[string]bool
+	piiRows   int
 }
 
 func main() {
@@ -45,7 +47,14 @@ func main() {
 	flag.StringVar(&clients, "clients", "8", "comma-separated client counts")
 	flag.StringVar(&modes, "modes", "simple,prepared", "pgbench -M modes")
 	flag.IntVar(&o.scale, "scale", 10, "pgbench -i scale")
+	var scenarios string
+	flag.StringVar(&scenarios, "scenarios", "pgbench,masking", "what to measure: pgbench (-S TPS), masking (SELECT of a PII table, masked vs not)")
+	flag.IntVar(&o.piiRows, "pii-rows", 100000, "rows of the PII table for the masking scenario")
 	flag.Parse()
+	o.scenarios = map[string]bool{}
+	for _, sc := range strings.Split(scenarios, ",") {
+		o.scenarios[strings.TrimSpace(sc)] = true
+	}
 	for _, c := range strings.Split(clients, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(c))
 		if err != nil || n < 1 {
@@ -92,6 +101,12 @@ func run(o options) error {
 	if out, err := pgbench(direct, "-i", "-q", "-s", strconv.Itoa(o.scale)); err != nil {
 		return fmt.Errorf("pgbench -i: %v\n%s", err, out)
 	}
+	if o.scenarios["masking"] {
+		fmt.Printf("loading %d rows of fictional customers...\n", o.piiRows)
+		if err := loadPII(ctx, direct, o.piiRows); err != nil {
+			return err
+		}
+	}
 	dir, err := os.MkdirTemp("", "gatehouse-bench-")
 	if err != nil {
 		return err
@@ -103,6 +118,18 @@ func run(o options) error {
 	}
 	defer stop()
 	targets := []target{direct, gw}
+	fmt.Printf("machine: nproc %d, %s\n\n", runtime.NumCPU(), cpuModel())
+	if o.scenarios["masking"] {
+		masked := gw
+		masked.name = "gateway (masked)"
+		masked.env = append(slices.Clone(gw.env), "PGDATABASE=bench_masked")
+		if err := measureMasking(ctx, o.rounds, direct, gw, masked); err != nil {
+			return err
+		}
+	}
+	if !o.scenarios["pgbench"] {
+		return nil
+	}
 
 	fmt.Printf("pgbench -S -T %s, %d interleaved rounds, medians (nproc %d, %s)\n\n", o.duration, o.rounds, runtime.NumCPU(), cpuModel())
 	fmt.Printf("%-9s %7s  %12s %12s  %12s %12s  %7s\n", "mode", "clients", "direct tps", "latency ms", "gateway tps", "latency ms", "ratio")
@@ -141,12 +168,21 @@ func startGateway(dir, upstream, pw string) (target, func(), error) {
 	}
 	pgPort, httpPort := freePort(), freePort()
 	cfg := fmt.Sprintf(`node: bench
-listen: {postgres: "127.0.0.1:%d", http: "127.0.0.1:%d"}
-store: sqlite://%s/gatehouse.db
+listen: {postgres: "127.0.0.1:%[1]d", http: "127.0.0.1:%[2]d"}
+store: sqlite://%[5]s/gatehouse.db
 identity: {dev: true}
 connections:
-  - {name: bench, kind: postgres, address: "%s", database: bench, user: svc_bench, password: "%s", tls: disable}
+  - {name: bench, kind: postgres, address: "%[3]s", database: bench, user: svc_bench, password: "%[4]s", tls: disable}
+  - {name: bench_masked, kind: postgres, address: "%[3]s", database: bench, user: svc_bench, password: "%[4]s", tls: disable}
 policies:
+  - name: masked
+    match: '"agents" in identity.groups'
+    connections: [bench_masked]
+    mask:
+      columns: [customers.email, customers.phone, customers.card_number, customers.ssn]
+      detectors: [all]
+    rules:
+      - {name: reads, when: 'command.kind in ["read", "transaction", "session"]', action: allow}
   - name: agents
     match: '"agents" in identity.groups'
     connections: [bench]
@@ -154,7 +190,7 @@ policies:
       - {name: no-schema-or-admin, when: 'command.kind in ["ddl", "admin"]', action: deny, message: "schema and admin changes are not allowed for agents"}
       - {name: no-unbounded-writes, when: 'command.kind == "write" && !command.has_where', action: deny, message: "writes need a WHERE"}
       - {name: reads, when: 'command.kind in ["read", "transaction", "session"]', action: allow}
-`, pgPort, httpPort, dir, upstream, pw)
+`, pgPort, httpPort, upstream, pw, dir)
 	path := filepath.Join(dir, "gatehouse.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return target{}, nil, err
