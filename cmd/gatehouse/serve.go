@@ -2,6 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"os/signal"
@@ -13,7 +18,7 @@ import (
 )
 
 func newServeCmd(g *globals) *cobra.Command {
-	var path string
+	var path, pprofAddr string
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE",
 		Short: "Run the gateway",
@@ -31,6 +36,11 @@ func newServeCmd(g *globals) *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if pprofAddr != "" {
+				if err := servePprof(pprofAddr, log); err != nil {
+					return err
+				}
+			}
 			a, err := start(ctx, cfg, log)
 			if err != nil {
 				return err
@@ -39,7 +49,29 @@ func newServeCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&path, "config", "c", "gatehouse.yaml", "configuration file")
+	cmd.Flags().StringVar(&pprofAddr, "pprof", "", "serve Go profiling endpoints (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060")
 	return cmd
+}
+
+// servePprof serves net/http/pprof on its own loopback listener, never on
+// the admin address.
+func servePprof(addr string, log *slog.Logger) error {
+	host, _, err := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("--pprof %q: must be a loopback address such as 127.0.0.1:6060", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--pprof: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	log.Info("profiling endpoints are served", "addr", ln.Addr().String())
+	go http.Serve(ln, mux)
+	return nil
 }
 
 // wait serves until ctx ends (a signal) or a listener fails, then stops
