@@ -243,8 +243,14 @@ func (c *conn) onParse(ctx context.Context) error {
 	if err != nil {
 		return c.refuse(err, false)
 	}
-	if _, err := c.sess.Decide(ctx, &cmd); err != nil {
-		return c.refuse(err, false)
+	// Refuse early what the policy denies anyway, except a write whose
+	// rules read its row estimate: that is made at Execute, with the bound
+	// parameters, and deciding here without it (estimated_rows -1) could
+	// refuse what the policy allows or holds for review once estimated.
+	if !c.estimatedAtExecute(&cmd) {
+		if _, err := c.sess.Decide(ctx, &cmd); err != nil {
+			return c.refuse(err, false)
+		}
 	}
 	p := &prepared{cmd: cmd, paramOIDs: m.ParameterOIDs, batch: c.batch, mask: ms}
 	c.objs.addStmt(m.Name, p)

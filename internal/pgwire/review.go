@@ -16,12 +16,9 @@ import (
 // approval when the policy says review, then record write-ahead. The
 // returned error is a refusal for the client; the command must not run.
 func (c *conn) allow(ctx context.Context, cmd *gate.Command, args bindArgs) (*gate.Step, error) {
-	var est *estimator
-	if c.up != nil {
-		est = c.srv.estimators[c.up.Name]
-	}
+	est := c.estimator()
 	var impact *gate.Impact
-	if c.srv.cfg.EstimateWrites && est != nil && cmd.Class.Kind == gate.KindWrite && estimable(cmd) {
+	if c.estimatedAtExecute(cmd) {
 		impact = est.Estimate(ctx, cmd, args)
 		if impact.EstimatedRows >= 0 {
 			n := impact.EstimatedRows
@@ -47,6 +44,21 @@ func (c *conn) allow(ctx context.Context, cmd *gate.Command, args bindArgs) (*ga
 		}
 	}
 	return c.sess.Begin(ctx, cmd, d)
+}
+
+// estimator is the upstream's estimator, or nil.
+func (c *conn) estimator() *estimator {
+	if c.up == nil {
+		return nil
+	}
+	return c.srv.estimators[c.up.Name]
+}
+
+// estimatedAtExecute reports whether cmd's decision takes the upstream's
+// row estimate (a rule reads command.estimated_rows and cmd is a write
+// that can be estimated): it is then made when cmd runs, not at Parse.
+func (c *conn) estimatedAtExecute(cmd *gate.Command) bool {
+	return c.srv.cfg.EstimateWrites && c.estimator() != nil && cmd.Class.Kind == gate.KindWrite && estimable(cmd)
 }
 
 // errClientGone ends a connection whose client disconnected while its
