@@ -147,6 +147,26 @@ type apGateway struct {
 
 func newApprovalGateway(t *testing.T, o apOpts) *apGateway {
 	t.Helper()
+	ag := prepareApprovalGateway(t, o)
+	g := ag.gateway
+	httpAddr := "127.0.0.1:0"
+	if ag.o.ui {
+		httpAddr = freeAddr(t)
+	}
+	g.yaml = ag.render(g.node, "127.0.0.1:0", httpAddr)
+	g.cfgPath = filepath.Join(t.TempDir(), "gatehouse.yaml")
+	if err := os.WriteFile(g.cfgPath, []byte(g.yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ag.startApp(t)
+	t.Cleanup(g.stop)
+	return ag
+}
+
+// prepareApprovalGateway makes everything a gateway stands on (the shop,
+// the store, the issuer) but starts nothing.
+func prepareApprovalGateway(t *testing.T, o apOpts) *apGateway {
+	t.Helper()
 	if o.engine == "" {
 		o.engine = "sqlite"
 	}
@@ -173,19 +193,7 @@ func newApprovalGateway(t *testing.T, o apOpts) *apGateway {
 	if !o.dev {
 		g.issuer = testenv.NewIssuer(t)
 	}
-	ag := &apGateway{gateway: g, o: o}
-	httpAddr := "127.0.0.1:0"
-	if o.ui {
-		httpAddr = freeAddr(t)
-	}
-	g.yaml = ag.render(g.node, "127.0.0.1:0", httpAddr)
-	g.cfgPath = filepath.Join(dir, "gatehouse.yaml")
-	if err := os.WriteFile(g.cfgPath, []byte(g.yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ag.startApp(t)
-	t.Cleanup(g.stop)
-	return ag
+	return &apGateway{gateway: g, o: o}
 }
 
 // storeURL is a PostgreSQL store URL for db. The test server runs with
