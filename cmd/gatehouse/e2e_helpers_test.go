@@ -176,7 +176,11 @@ func stepByText(t testing.TB, rec *gate.SessionRecord, s string) gate.StepRecord
 func describeSteps(rec *gate.SessionRecord) string {
 	var b strings.Builder
 	for _, st := range rec.Steps {
-		fmt.Fprintf(&b, "  %d %s %s/%s %q params=%q\n", st.N, st.Decision.Action, st.Decision.Policy, st.Decision.Rule, st.Command.Text, st.Command.Params)
+		fmt.Fprintf(&b, "  %d %s %s/%s %q params=%q", st.N, st.Decision.Action, st.Decision.Policy, st.Decision.Rule, st.Command.Text, st.Command.Params)
+		if o := st.Outcome; o != nil {
+			fmt.Fprintf(&b, " -> tag %q rows %d error %q %s not-run %v", o.Tag, o.Rows, o.Error, o.ErrorCode, o.NotRun)
+		}
+		b.WriteByte('\n')
 	}
 	return b.String()
 }

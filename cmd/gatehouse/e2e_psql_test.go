@@ -69,6 +69,20 @@ func (g *gateway) psql(t *testing.T, token, sslmode string, args ...string) psql
 	return r
 }
 
+// psqlDenied runs command with psql and checks that the gateway refused it:
+// a non-zero exit, want on stderr, and check (a count straight on the
+// upstream) still at n. A failure reports the session's steps.
+func (g *gateway) psqlDenied(t *testing.T, token, command, want, check string, n int64) psqlResult {
+	t.Helper()
+	r := g.psql(t, token, "require", "-c", command)
+	got := g.directInt(t, check)
+	if r.code == 0 || !strings.Contains(r.stderr, want) || got != n {
+		t.Fatalf("%q was not refused as expected (want %q on stderr; %s = %d, want %d):\n%s\nsession:\n%s",
+			command, want, check, got, n, r, describeSteps(g.closedSession(t, "psql-agent")))
+	}
+	return r
+}
+
 func TestE2EPsql(t *testing.T) {
 	needPsql(t)
 	forVariants(t, allVariants, func(t *testing.T, v variant) {
@@ -84,44 +98,26 @@ func TestE2EPsql(t *testing.T) {
 		})
 
 		t.Run("drop denied", func(t *testing.T) {
-			r := g.psql(t, tok, "require", "-c", "drop table orders")
-			if r.code == 0 {
-				t.Fatalf("DROP through the gateway exited 0:\n%s", r)
-			}
-			if want := "gatehouse: denied by rule agents/no-schema-or-admin: schema and admin changes are not allowed for agents"; !strings.Contains(r.stderr, want) {
-				t.Fatalf("stderr lacks %q:\n%s", want, r)
-			}
-			if n := g.directInt(t, "select count(*) from orders"); n != 300 {
-				t.Fatalf("orders has %d rows after the denied DROP, want 300", n)
-			}
+			g.psqlDenied(t, tok, "drop table orders",
+				"gatehouse: denied by rule agents/no-schema-or-admin: schema and admin changes are not allowed for agents",
+				"select count(*) from orders", 300)
 		})
 
 		t.Run("write denied", func(t *testing.T) {
-			r := g.psql(t, tok, "require", "-c", "insert into notes values (1, 'psql')")
-			n := g.directInt(t, "select count(*) from notes")
-			if r.code == 0 || !strings.Contains(r.stderr, "denied by rule agents/no-writes: agents may only read") {
-				rec := g.closedSession(t, "psql-agent")
-				t.Fatalf("INSERT was not denied (notes has %d rows):\n%s\n%s", n, r, describeSteps(rec))
-			}
-			if n != 0 {
-				t.Fatalf("notes has %d rows after the denied INSERT", n)
-			}
+			g.psqlDenied(t, tok, "insert into notes values (1, 'psql')",
+				"denied by rule agents/no-writes: agents may only read", "select count(*) from notes", 0)
 		})
 
 		t.Run("multi-statement", func(t *testing.T) {
 			// A read followed by a write in one Query is as privileged as
 			// its most privileged statement: refused whole, nothing runs.
-			r := g.psql(t, tok, "require", "-c", "select count(*) from orders; insert into notes values (9, 'smuggled')")
-			if r.code == 0 || !strings.Contains(r.stderr, "denied by rule agents/no-writes") || strings.Contains(r.stdout, "300") {
-				t.Fatalf("read+write in one query:\n%s", r)
+			r := g.psqlDenied(t, tok, "select count(*) from orders; insert into notes values (9, 'smuggled')",
+				"denied by rule agents/no-writes", "select count(*) from notes", 0)
+			if strings.Contains(r.stdout, "300") {
+				t.Fatalf("the read before the refused write ran:\n%s", r)
 			}
-			r = g.psql(t, tok, "require", "-c", "select 1; drop table customers cascade")
-			if r.code == 0 || !strings.Contains(r.stderr, "denied by rule agents/no-schema-or-admin") {
-				t.Fatalf("read+DROP in one query:\n%s", r)
-			}
-			if n := g.directInt(t, "select count(*) from notes") + g.directInt(t, "select count(*) from customers"); n != 40 {
-				t.Fatalf("after the refused multi-statement queries: notes+customers = %d rows, want 40", n)
-			}
+			g.psqlDenied(t, tok, "select 1; drop table customers cascade",
+				"denied by rule agents/no-schema-or-admin", "select count(*) from customers", 40)
 			r = g.psql(t, tok, "require", "-At", "-c", "select 1; select 2")
 			if r.code != 0 || r.stdout != "1\n2\n" {
 				t.Fatalf("two reads in one query:\n%s", r)
@@ -137,13 +133,7 @@ func TestE2EPsql(t *testing.T) {
 			if err := os.WriteFile(in, []byte("1\tfrom a file\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			r = g.psql(t, tok, "require", "-c", `\copy notes from '`+in+`'`)
-			if r.code == 0 || !strings.Contains(r.stderr, "denied by rule agents/no-writes") {
-				t.Fatalf("\\copy from a file:\n%s", r)
-			}
-			if n := g.directInt(t, "select count(*) from notes"); n != 0 {
-				t.Fatalf("notes has %d rows after the refused \\copy", n)
-			}
+			g.psqlDenied(t, tok, `\copy notes from '`+in+`'`, "denied by rule agents/no-writes", "select count(*) from notes", 0)
 		})
 
 		// psql implements its backslash commands with catalog queries
