@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse/gatehouse/internal/gate"
+	"github.com/gatehouse/gatehouse/internal/sqlcomment"
 )
 
 // The approvals and grants commands are thin clients of the admin API
@@ -89,7 +90,7 @@ func newApprovalsCmd(g *globals) *cobra.Command {
 	list.Flags().IntVar(&lf.limit, "limit", 0, "at most this many, newest first (default 100)")
 	list.Flags().BoolVar(&lf.json, "json", false, "print the API's JSON")
 
-	var showJSON bool
+	var showJSON, showPlan bool
 	show := &cobra.Command{
 		Use:   "show ID",
 		Short: "Show everything about one request: statement, parameters, impact, the agent's earlier steps, votes",
@@ -106,11 +107,12 @@ func newApprovalsCmd(g *globals) *cobra.Command {
 			if showJSON {
 				return printJSON(g.stdout, &a)
 			}
-			printApproval(g.stdout, &a, time.Now())
+			printApproval(g.stdout, &a, showPlan, time.Now())
 			return nil
 		},
 	}
 	show.Flags().BoolVar(&showJSON, "json", false, "print the API's JSON")
+	show.Flags().BoolVar(&showPlan, "plan", false, "print the upstream's plan of a held statement (EXPLAIN)")
 
 	cmd.AddCommand(list, show, newDecideCmd(g, true), newDecideCmd(g, false))
 	return cmd
@@ -224,7 +226,9 @@ func summary(a *gate.Approval) string {
 	if g := a.Request.Grant; g != nil {
 		return fmt.Sprintf("grant %s for %s: %s", g.Access, g.Duration, oneLine(g.Reason, 60))
 	}
-	return oneLine(a.Request.Command.Text, 72)
+	// Without comments (the agent's sqlcommenter tags) and with layout
+	// collapsed: what the approval binds.
+	return oneLine(sqlcomment.Normalize(a.Request.Command.Text), 72)
 }
 
 // oneLine returns the first non-blank line of s, cut to n characters.
@@ -259,7 +263,7 @@ func shortDuration(d time.Duration) string {
 }
 
 // printApproval prints one request in full, for deciding it.
-func printApproval(w io.Writer, a *gate.Approval, now time.Time) {
+func printApproval(w io.Writer, a *gate.Approval, plan bool, now time.Time) {
 	r := &a.Request
 	kind := "statement"
 	if r.Grant != nil {
@@ -334,7 +338,7 @@ func printApproval(w io.Writer, a *gate.Approval, now time.Time) {
 		if len(cl.Notes) > 0 {
 			field("notes", "%s", strings.Join(cl.Notes, "; "))
 		}
-		printImpact(w, r.Impact, field)
+		printImpact(w, r.Impact, plan, field)
 	}
 	if len(r.Context) > 0 {
 		fmt.Fprintf(w, "  earlier steps of this run (%d)\n", len(r.Context))
@@ -368,7 +372,7 @@ func printApproval(w io.Writer, a *gate.Approval, now time.Time) {
 	}
 }
 
-func printImpact(w io.Writer, im *gate.Impact, field func(name, format string, args ...any)) {
+func printImpact(w io.Writer, im *gate.Impact, plan bool, field func(name, format string, args ...any)) {
 	if im == nil {
 		return
 	}
@@ -385,7 +389,10 @@ func printImpact(w io.Writer, im *gate.Impact, field func(name, format string, a
 	if len(parts) > 0 {
 		field("impact", "%s", strings.Join(parts, "; "))
 	}
-	if im.Plan != "" {
+	if im.Plan != "" && !plan {
+		field("plan", "%s", "(--plan shows it)")
+	}
+	if im.Plan != "" && plan {
 		fmt.Fprintf(w, "  plan\n")
 		for l := range strings.SplitSeq(strings.TrimRight(im.Plan, "\n"), "\n") {
 			fmt.Fprintf(w, "    | %s\n", l)
