@@ -37,7 +37,7 @@ import (
 // Groups of the approval tests. Each policy below matches one group, so a
 // test picks the behaviour by the agent's group.
 const (
-	groupDBA    = "dba"    // access.approvers
+	groupDBA    = "dba" // access.approvers
 	groupAdmins = "platform"
 	groupBatch  = "batch"  // big writes held in defer mode
 	groupQuorum = "quorum" // big writes need two approvers
