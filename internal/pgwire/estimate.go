@@ -60,8 +60,10 @@ type bindArgs struct {
 }
 
 // Estimate returns the impact of cmd, or an Impact whose Error says why
-// there is none. It never returns nil.
-func (e *estimator) Estimate(ctx context.Context, cmd *gate.Command, args bindArgs) *gate.Impact {
+// there is none. It never returns nil. dryRun also runs the statement in a
+// rolled-back transaction when the connection allows it: only for a
+// statement a policy holds for review, never before a decision.
+func (e *estimator) Estimate(ctx context.Context, cmd *gate.Command, args bindArgs, dryRun bool) *gate.Impact {
 	imp := &gate.Impact{EstimatedRows: -1}
 	if !estimable(cmd) {
 		imp.Error = "no estimate: only single UPDATE, DELETE, INSERT and MERGE statements are estimated"
@@ -96,7 +98,7 @@ func (e *estimator) Estimate(ctx context.Context, cmd *gate.Command, args bindAr
 		}
 		imp.Plan = string(plan)
 	}
-	if e.up.DryRun {
+	if dryRun && e.up.DryRun {
 		imp.ExactRows, err = e.dryRun(ctx, pc, cmd.Text, args, formats)
 		if err != nil {
 			imp.Error = "dry run failed: " + err.Error()
@@ -111,7 +113,9 @@ func (e *estimator) dryRun(ctx context.Context, pc *pgconn.PgConn, sql string, a
 	if err := pc.Exec(ctx, "BEGIN").Close(); err != nil {
 		return nil, err
 	}
-	defer pc.Exec(context.Background(), "ROLLBACK").Close()
+	// The ROLLBACK must run after the statement, whatever happens: not as
+	// a deferred call, whose receiver would be evaluated (and sent) now.
+	defer func() { _ = pc.Exec(context.Background(), "ROLLBACK").Close() }()
 	tag, err := pc.ExecParams(ctx, sql, args.values, args.oids, formats, nil).Close()
 	if err != nil {
 		return nil, err

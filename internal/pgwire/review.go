@@ -19,7 +19,7 @@ func (c *conn) allow(ctx context.Context, cmd *gate.Command, args bindArgs) (*ga
 	est := c.estimator()
 	var impact *gate.Impact
 	if c.estimatedAtExecute(cmd) {
-		impact = est.Estimate(ctx, cmd, args)
+		impact = est.Estimate(ctx, cmd, args, false) // the planner only: nothing runs before a decision
 		if impact.EstimatedRows >= 0 {
 			n := impact.EstimatedRows
 			cmd.EstimatedRows = &n
@@ -30,8 +30,9 @@ func (c *conn) allow(ctx context.Context, cmd *gate.Command, args bindArgs) (*ga
 		return nil, err
 	}
 	if d.Action == gate.Review {
-		if impact == nil && est != nil {
-			impact = est.Estimate(ctx, cmd, args)
+		if est != nil && (impact == nil || c.up.DryRun) {
+			// Held for review: now the dry run may count exactly.
+			impact = est.Estimate(ctx, cmd, args, true)
 		}
 		wctx, stop := c.watchClient(ctx)
 		d, err = c.sess.Hold(wctx, cmd, d, impact, c.noticeApproval)

@@ -210,3 +210,37 @@ func TestReviewClientGoneCancels(t *testing.T) {
 		t.Fatal("the request was not cancelled when the client went away")
 	}
 }
+
+// With dry_run, a held write is also run in a rolled-back transaction for
+// an exact count; nothing it did survives, and nothing runs before the
+// decision.
+func TestReviewDryRun(t *testing.T) {
+	ap := newChanApprover()
+	h := newHarness(t, func(c *Config, g *gate.Config) {
+		g.Policy = reviewWrites("defer")
+		g.Approver = ap
+		c.EstimateWrites = true
+		c.Upstreams["shop"].DryRun = true
+	})
+	h.direct(t, "INSERT INTO items SELECT g, 'bulk ' || g FROM generate_series(100, 199) g")
+	c := connect(t, h.dsn(tokenAgent))
+	if _, err := c.Exec(context.Background(), "DELETE FROM items WHERE id >= 100"); pgErr(t, err).Code != "42501" {
+		t.Fatal("not held")
+	}
+	<-ap.created
+	imp := ap.requests[0].Impact
+	if imp == nil || imp.ExactRows == nil || *imp.ExactRows != 100 || imp.Error != "" {
+		t.Fatalf("impact = %+v", imp)
+	}
+	var n int
+	if err := c.QueryRow(context.Background(), "SELECT count(*) FROM items").Scan(&n); err != nil || n != 103 {
+		t.Fatalf("the dry run was not rolled back: %d rows (%v)", n, err)
+	}
+	// A small write is decided on the planner's estimate alone: no dry run.
+	if _, err := c.Exec(context.Background(), "UPDATE items SET name = 'x' WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
+	if len(ap.requests) != 1 {
+		t.Fatal("a small write was held")
+	}
+}
