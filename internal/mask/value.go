@@ -117,6 +117,18 @@ func (m *Masker) Column(name string) Column {
 // Strategy returns the column's strategy.
 func (c Column) Strategy() Strategy { return c.strategy }
 
+// Derived returns the column's masking for a value that is not the
+// protected value itself but derived from it (an expression, several
+// protected columns, a whole row) or of unknown lineage: partial, which
+// keeps a value's shape, length and ends, becomes redact; the other
+// strategies stay as they are.
+func (c Column) Derived() Column {
+	if c.strategy == Partial {
+		c.strategy = Redact
+	}
+	return c
+}
+
 // Mask appends the masked form of src, a whole non-NULL value of the
 // column in PostgreSQL text format, whose type is oid. It returns Nulled
 // (appending nothing) when the strategy is null or the type cannot hold a

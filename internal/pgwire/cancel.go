@@ -1,6 +1,7 @@
 package pgwire
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/binary"
@@ -24,6 +25,40 @@ type cancelTarget struct {
 	upstream *Upstream
 	pid      uint32
 	key      []byte
+
+	mu   sync.Mutex
+	hold context.CancelCauseFunc // set while the client's statement waits for approval
+}
+
+// errQueryCanceled answers a statement cancelled while it waited for
+// approval, as PostgreSQL answers a cancelled query.
+var errQueryCanceled = &wireError{code: "57014", msg: "gatehouse: canceling statement due to user request; it was waiting for approval and will not run"}
+
+// holding makes a cancel request for this target end the client's wait
+// for approval (with cause errQueryCanceled) instead of going upstream,
+// where nothing runs meanwhile; release undoes it.
+func (t *cancelTarget) holding(cancel context.CancelCauseFunc) (release func()) {
+	t.mu.Lock()
+	t.hold = cancel
+	t.mu.Unlock()
+	return func() {
+		t.mu.Lock()
+		t.hold = nil
+		t.mu.Unlock()
+	}
+}
+
+// cancelHold ends the wait for approval, if one is in progress, and
+// reports whether it did.
+func (t *cancelTarget) cancelHold() bool {
+	t.mu.Lock()
+	h := t.hold
+	t.mu.Unlock()
+	if h == nil {
+		return false
+	}
+	h(errQueryCanceled)
+	return true
 }
 
 func newCancelKeys() *cancelKeys { return &cancelKeys{m: map[uint32]*cancelTarget{}} }

@@ -34,10 +34,12 @@ func newCopyPlan(m *Masking, f sqlpg.CopyFormat, ncols int, v stmtVerdict) *copy
 			verdict = v[i]
 		}
 		switch {
+		// COPY names no source columns: every masked value is treated as
+		// derived (partial becomes redact).
 		case verdict.protected != "":
-			cp.action, cp.name, cp.column = colWhole, verdict.protected, m.Masker.Column(verdict.protected)
+			cp.action, cp.name, cp.column = colWhole, verdict.protected, m.Masker.Column(verdict.protected).Derived()
 		case verdict.unresolved:
-			cp.action, cp.name, cp.column = colWhole, "unresolved", m.Masker.Column("")
+			cp.action, cp.name, cp.column = colWhole, "unresolved", m.Masker.Column("").Derived()
 		case scan:
 			cp.action = colScan
 		}

@@ -126,15 +126,25 @@ func newRowPlan(m *Masking, rd *pgproto3.RowDescription, v stmtVerdict, byOID fu
 		if !mismatch {
 			verdict = v[i]
 		}
+		// The server names the column's table and attribute only for a
+		// plain column reference: only then is the value the protected
+		// value itself, and a partial mask keeps a safe hint of it.
+		direct := ""
+		if f.TableOID != 0 && byOID != nil {
+			direct, _ = byOID(f.TableOID, f.TableAttributeNumber)
+		}
 		name := verdict.protected
-		if name == "" && f.TableOID != 0 && byOID != nil {
-			name, _ = byOID(f.TableOID, f.TableAttributeNumber)
+		if name == "" {
+			name = direct
 		}
 		switch {
 		case name != "":
 			cp.action, cp.name, cp.column = colWhole, name, m.Masker.Column(name)
+			if name != direct {
+				cp.column = cp.column.Derived()
+			}
 		case verdict.unresolved:
-			cp.action, cp.name, cp.column = colWhole, "unresolved:"+string(f.Name), m.Masker.Column("")
+			cp.action, cp.name, cp.column = colWhole, "unresolved:"+string(f.Name), m.Masker.Column("").Derived()
 		case scan && scannable(f.DataTypeOID, cp.binary):
 			cp.action = colScan
 		}

@@ -35,16 +35,33 @@ func (c *conn) allow(ctx context.Context, cmd *gate.Command, args bindArgs) (*ga
 			impact = est.Estimate(ctx, cmd, args, true)
 		}
 		wctx, stop := c.watchClient(ctx)
-		d, err = c.sess.Hold(wctx, cmd, d, impact, c.noticeApproval)
+		hctx, cancel := context.WithCancelCause(wctx)
+		release := c.cancelable(cancel)
+		d, err = c.sess.Hold(hctx, cmd, d, impact, c.noticeApproval)
+		release()
+		cancel(nil)
 		gone := stop()
 		if err != nil {
-			if gone {
+			switch {
+			case gone:
 				return nil, errClientGone
+			case errors.Is(context.Cause(hctx), errQueryCanceled):
+				return nil, errQueryCanceled
 			}
 			return nil, err
 		}
 	}
 	return c.sess.Begin(ctx, cmd, d)
+}
+
+// cancelable lets the client's CancelRequest end a wait for approval by
+// calling cancel; release undoes it.
+func (c *conn) cancelable(cancel context.CancelCauseFunc) (release func()) {
+	t := c.srv.cancel.lookupByPID(c.pid)
+	if t == nil {
+		return func() {}
+	}
+	return t.holding(cancel)
 }
 
 // estimator is the upstream's estimator, or nil.

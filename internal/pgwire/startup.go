@@ -226,8 +226,9 @@ func (c *conn) greet() error {
 	return c.cw.Flush()
 }
 
-// serveCancel forwards a CancelRequest to the upstream backend it names.
-// Unknown keys are ignored silently, as PostgreSQL does.
+// serveCancel forwards a CancelRequest to the upstream backend it names,
+// or ends the wait of a statement held for approval (which is not running
+// upstream). Unknown keys are ignored silently, as PostgreSQL does.
 func (c *conn) serveCancel(ctx context.Context, body []byte) {
 	var m pgproto3.CancelRequest
 	full := binary.BigEndian.AppendUint32(nil, cancelRequestCode)
@@ -235,7 +236,7 @@ func (c *conn) serveCancel(ctx context.Context, body []byte) {
 		return
 	}
 	t := c.srv.cancel.lookup(m.ProcessID, m.SecretKey)
-	if t == nil {
+	if t == nil || t.cancelHold() {
 		return
 	}
 	if err := t.upstream.sendCancel(ctx, t.pid, t.key); err != nil {
