@@ -382,3 +382,37 @@ func TestE2EApprovalEstimateExtendedProtocol(t *testing.T) {
 		t.Fatalf("big write, extended protocol, approved: %q %v", r.tag, r.err)
 	}
 }
+
+// TestE2EApprovalCancelRequest: a client that cancels its held statement
+// (psql's Ctrl-C, JDBC's Statement.cancel: a CancelRequest on a second
+// connection) gets 57014 at once, its request is cancelled, and an
+// approval can no longer make the statement run.
+func TestE2EApprovalCancelRequest(t *testing.T) {
+	ag := newApprovalGateway(t, apOpts{})
+	a := ag.agent(t, "agent-1", groupAgents)
+	res := a.start(bigWrite)
+	id, _ := a.held(t, res)
+	if err := a.PgConn().CancelRequest(ctxT(t)); err != nil {
+		t.Fatalf("cancel request: %v", err)
+	}
+	select {
+	case r := <-res:
+		wantPgError(t, r.err, "cancelled while held", "57014", "canceling statement due to user request")
+	case <-time.After(e2eTimeout):
+		// Without the fix the cancel goes upstream, where nothing runs; an
+		// approval then runs the statement the user cancelled.
+		ag.approve(t, id, "dba-1", "")
+		r := outcome(t, res)
+		t.Fatalf("the held statement ignored the cancel request; approved later it returned %q %v", r.tag, r.err)
+	}
+	ag.wantStatus(t, id, gate.ApprovalCancelled)
+	if code, body := ag.decide(t, id, "dba-1", true, ""); code != http.StatusConflict {
+		t.Fatalf("approving a cancelled request: %d %s", code, body)
+	}
+	if n := ag.directInt(t, archivedCount); n != 0 {
+		t.Fatalf("%d orders archived after the cancel", n)
+	}
+	if _, err := a.exec(t, "SELECT 1"); err != nil {
+		t.Fatalf("the session after the cancel: %v", err)
+	}
+}
