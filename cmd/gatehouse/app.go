@@ -155,7 +155,7 @@ func start(ctx context.Context, cfg *config.File, log *slog.Logger) (*app, error
 	}
 	if ui := cfg.Identity.UI; ui != nil {
 		wcfg.UI.Issuer, wcfg.UI.ClientID, wcfg.UI.ClientSecret = ui.Issuer, ui.ClientID, ui.ClientSecret
-		wcfg.UI.GroupsClaim, wcfg.UI.Claims = ui.GroupsClaim, identity.FromClaims
+		wcfg.UI.GroupsClaim, wcfg.UI.Claims, wcfg.UI.Scopes = ui.GroupsClaim, identity.FromClaims, ui.Scopes
 		wcfg.UI.SecureCookies = strings.HasPrefix(cfg.ExternalURL, "https://")
 		wcfg.UI.RedirectURL = cfg.ExternalURL + "/auth/callback"
 	}
@@ -238,7 +238,7 @@ func (a *app) stop(ctx context.Context) {
 
 // approvalConfig builds the approval service's configuration.
 func approvalConfig(cfg *config.File, st store.Store, trail *audit.Trail, m *metrics.Metrics, log *slog.Logger) approval.Config {
-	ac := approval.Config{Store: st, BaseURL: cfg.ExternalURL, Timeout: cfg.Approvals.Timeout.D(), Approvers: cfg.Access.Approvers,
+	ac := approval.Config{Store: st, BaseURL: cfg.ExternalURL, Timeout: cfg.Approvals.Timeout.D(), Approvers: cfg.Access.Approvers, Admins: cfg.Access.Admins,
 		Steps: trail.RecentSteps, Logger: log, Registerer: m.Registry()}
 	for _, c := range cfg.Conns {
 		ac.Connections = append(ac.Connections, approval.Connection{Name: c.Name, MaxGrant: c.MaxGrant.D()})

@@ -55,6 +55,8 @@ type Config struct {
 	// Approvers are the default approvers (access entries such as
 	// "group:dba"): of statements whose rule names none, and of grants.
 	Approvers []string
+	// Admins may revoke any grant or request (access.admins).
+	Admins []string
 	// Connections lists the connections grants may be requested for.
 	Connections []Connection
 	// Notify lists the webhooks told about created, approved, denied,

@@ -82,8 +82,8 @@ func (s *Service) Revoke(ctx context.Context, id string, by *gate.Identity, comm
 	}
 	b, err := s.update(ctx, id, func(b *body, now time.Time) error {
 		a := &b.Approval
-		if !sameIdentity(a.Request.Identity, by) && !approversOf(a).Match(by) {
-			return fmt.Errorf("approval %s: %w: only the requester or an approver may revoke it", id, gate.ErrForbidden)
+		if !sameIdentity(a.Request.Identity, by) && !approversOf(a).Match(by) && !s.admins.Match(by) {
+			return fmt.Errorf("approval %s: %w: only the requester, an approver or an admin may revoke it", id, gate.ErrForbidden)
 		}
 		if a.Status != gate.ApprovalPending && a.Status != gate.ApprovalApproved || !now.Before(a.Expires) {
 			return fmt.Errorf("approval %s: %w: it is %s", id, gate.ErrConflict, a.Status)

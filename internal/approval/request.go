@@ -43,15 +43,39 @@ func (s *Service) Request(ctx context.Context, req *gate.ApprovalRequest) (*gate
 		}
 		r.Context = steps
 	}
+	key := redeemKey(&r)
+	if review.Mode == "defer" {
+		// An agent retrying a deferred statement before anyone decided
+		// gets the request it already has, not a new one each time.
+		if a, ok := s.pendingFor(ctx, key, &r); ok {
+			return a, nil
+		}
+	}
 	now := s.clock.Now()
 	b := &body{
 		Approval: gate.Approval{
 			ID: newID(statementPrefix), Status: gate.ApprovalPending, Request: r,
 			Created: now, Expires: now.Add(s.cfg.Timeout), Updated: now, Required: review.Required,
 		},
-		RedeemKey: redeemKey(&r),
+		RedeemKey: key,
 	}
 	return s.create(ctx, b)
+}
+
+// pendingFor returns a pending, unexpired request for exactly req, if any.
+// A failure to look is not an error: a new request is made instead.
+func (s *Service) pendingFor(ctx context.Context, key string, req *gate.ApprovalRequest) (*gate.Approval, bool) {
+	rows, err := s.st.ListApprovals(ctx, store.ApprovalQuery{
+		Statuses: []string{string(gate.ApprovalPending)}, Kind: store.ApprovalStatement, RedeemKey: key, Limit: 1,
+	})
+	if err != nil || len(rows) == 0 {
+		return nil, false
+	}
+	b, err := s.load(ctx, rows[0].ID)
+	if err != nil || b.RedeemKey != key || !sameStatement(&b.Approval.Request, req) || !s.clock.Now().Before(b.Approval.Expires) {
+		return nil, false
+	}
+	return s.view(b), true
 }
 
 // review returns the effective ReviewSpec of a request: a copy of spec
@@ -66,7 +90,7 @@ func (s *Service) review(spec *gate.ReviewSpec) (*gate.ReviewSpec, error) {
 	}
 	out.Approvers = append([]string(nil), out.Approvers...)
 	if len(out.Approvers) == 0 {
-		return nil, errors.New("approval: no approvers: the rule names none and no default approvers are configured (access.approvers)")
+		return nil, fmt.Errorf("approval: %w: no approvers: the rule names none and no default approvers are configured (access.approvers)", ErrInvalid)
 	}
 	if _, err := gate.ParsePrincipals(out.Approvers); err != nil {
 		return nil, fmt.Errorf("approval: approvers: %w", err)

@@ -27,6 +27,7 @@ type Service struct {
 	clock     gate.Clock
 	log       *slog.Logger
 	approvers gate.Principals // default approvers
+	admins    gate.Principals // may revoke anything
 	conns     map[string]Connection
 	notify    *notifier
 	grants    grantCache
@@ -57,8 +58,12 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	admins, err := gate.ParsePrincipals(cfg.Admins)
+	if err != nil {
+		return nil, err
+	}
 	s := &Service{
-		cfg: cfg, st: cfg.Store, clock: cfg.Clock, log: cfg.Logger, approvers: approvers,
+		cfg: cfg, st: cfg.Store, clock: cfg.Clock, log: cfg.Logger, approvers: approvers, admins: admins,
 		conns:   map[string]Connection{},
 		waiters: map[string]map[chan struct{}]struct{}{},
 		subs:    map[*subscriber]struct{}{},

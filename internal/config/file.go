@@ -53,6 +53,9 @@ type UI struct {
 	ClientID     string `yaml:"client_id"`
 	ClientSecret string `yaml:"client_secret"`
 	GroupsClaim  string `yaml:"groups_claim"` // default "groups"
+	// Scopes are asked for besides openid (default email, profile); add
+	// groups for issuers such as Dex that need it to send groups.
+	Scopes []string `yaml:"scopes"`
 }
 
 // Issuer is a trusted OIDC issuer.

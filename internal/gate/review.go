@@ -55,20 +55,32 @@ func (s *Session) Hold(ctx context.Context, cmd *Command, d Decision, impact *Im
 	if notice != nil {
 		notice(a)
 	}
-	a, err = ap.Wait(ctx, a.ID)
+	id := a.ID
+	a, err = ap.Wait(ctx, id)
 	if err != nil {
+		s.recordOutcome(cmd, d, id, "not run: the wait for approval request "+id+" ended: "+err.Error())
 		return d, err
 	}
 	switch a.Status {
 	case ApprovalUsed, ApprovalApproved:
 		return approvedDecision(d, a), nil
 	case ApprovalDenied:
-		return d, &DeniedError{Policy: d.Policy, Rule: d.Rule, Message: fmt.Sprintf("approval request %s was denied%s", a.ID, describeVotes(a, false))}
+		err = &DeniedError{Policy: d.Policy, Rule: d.Rule, Message: fmt.Sprintf("approval request %s was denied%s", a.ID, describeVotes(a, false))}
 	case ApprovalExpired:
-		return d, fmt.Errorf("%w: approval request %s was not decided by %s", ErrApprovalTimeout, a.ID, a.Expires.UTC().Format(time.RFC3339))
+		err = fmt.Errorf("%w: approval request %s was not decided by %s", ErrApprovalTimeout, a.ID, a.Expires.UTC().Format(time.RFC3339))
 	default:
-		return d, &DeniedError{Policy: d.Policy, Rule: d.Rule, Message: fmt.Sprintf("approval request %s ended as %s", a.ID, a.Status)}
+		err = &DeniedError{Policy: d.Policy, Rule: d.Rule, Message: fmt.Sprintf("approval request %s ended as %s", a.ID, a.Status)}
 	}
+	s.recordOutcome(cmd, d, a.ID, err.Error())
+	return d, err
+}
+
+// recordOutcome records how the review of a held command ended when it
+// did not run (denied, expired, the wait given up), so the outcome is in
+// the hash-chained trail and not only in the approvals store.
+func (s *Session) recordOutcome(cmd *Command, d Decision, id, msg string) {
+	d.Action, d.Message, d.ApprovalID = Deny, msg, id
+	s.recordDenial(context.Background(), cmd, &d)
 }
 
 // refuseReview records and returns a denial of a held command that could

@@ -286,6 +286,14 @@ func TestHoldOutcomes(t *testing.T) {
 			if errors.Is(err, gate.ErrApprovalTimeout) != tc.timeout {
 				t.Fatalf("timeout = %v", errors.Is(err, gate.ErrApprovalTimeout))
 			}
+			// The outcome of a wait is in the trail: review, then deny.
+			if tc.mode == "wait" {
+				steps := e.rec.Steps()
+				last := steps[len(steps)-1].Decision
+				if len(steps) != 2 || last.Action != gate.Deny || last.ApprovalID != "a-1" || !strings.Contains(last.Message, tc.want) {
+					t.Fatalf("steps %+v", steps)
+				}
+			}
 		})
 	}
 }
