@@ -416,3 +416,70 @@ func TestE2EApprovalCancelRequest(t *testing.T) {
 		t.Fatalf("the session after the cancel: %v", err)
 	}
 }
+
+// TestE2EApprovalInTransaction: a statement held inside the client's
+// transaction runs in that transaction once approved (a ROLLBACK undoes
+// it); denied, it aborts the transaction as any failed statement does.
+func TestE2EApprovalInTransaction(t *testing.T) {
+	ag := newApprovalGateway(t, apOpts{})
+	a := ag.agent(t, "agent-1", groupAgents)
+	for _, sql := range []string{"BEGIN", "INSERT INTO notes VALUES (1, 'before the big write')"} {
+		if _, err := a.exec(t, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	res := a.start(bigWrite)
+	id, _ := a.held(t, res)
+	ag.approve(t, id, "dba-1", "")
+	if r := outcome(t, res); r.err != nil || r.tag.String() != "UPDATE 180" {
+		t.Fatalf("approved in a transaction: %q %v", r.tag, r.err)
+	}
+	if n := ag.directInt(t, archivedCount); n != 0 {
+		t.Fatalf("%d archived orders visible outside the open transaction", n)
+	}
+	if tag, err := a.exec(t, "ROLLBACK"); err != nil || tag.String() != "ROLLBACK" {
+		t.Fatalf("rollback: %q %v", tag, err)
+	}
+	if n := ag.directInt(t, archivedCount) + ag.directInt(t, "SELECT count(*) FROM notes"); n != 0 {
+		t.Fatalf("the rolled back transaction left %d rows", n)
+	}
+
+	for _, sql := range []string{"BEGIN", "INSERT INTO notes VALUES (2, 'before the denied write')"} {
+		if _, err := a.exec(t, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	res = a.start(bigWrite)
+	id, _ = a.held(t, res)
+	if code, body := ag.decide(t, id, "dba-1", false, "not now"); code != http.StatusOK {
+		t.Fatalf("deny: %d %s", code, body)
+	}
+	wantPgError(t, outcome(t, res).err, "denied in a transaction", "42501", "not now")
+	_, err := a.exec(t, "INSERT INTO notes VALUES (3, 'after the denial')")
+	wantPgError(t, err, "a statement after the denial", "25P02")
+	if tag, err := a.exec(t, "COMMIT"); err != nil || tag.String() != "ROLLBACK" {
+		t.Fatalf("commit of the aborted transaction: %q %v", tag, err)
+	}
+	if n := ag.directInt(t, "SELECT count(*) FROM notes"); n != 0 {
+		t.Fatalf("%d notes committed from an aborted transaction", n)
+	}
+}
+
+// TestE2EApprovalClientGone: a client that disconnects while its
+// statement waits cancels the request; approving it then is a conflict
+// and nothing runs.
+func TestE2EApprovalClientGone(t *testing.T) {
+	ag := newApprovalGateway(t, apOpts{})
+	a := ag.agent(t, "agent-1", groupAgents)
+	res := a.start(bigWrite)
+	id, _ := a.held(t, res)
+	_ = a.PgConn().Conn().Close() // the client vanishes without a Terminate
+	outcome(t, res)
+	ag.wantStatus(t, id, gate.ApprovalCancelled)
+	if code, body := ag.decide(t, id, "dba-1", true, ""); code != http.StatusConflict {
+		t.Fatalf("approving the request of a client that left: %d %s", code, body)
+	}
+	if n := ag.directInt(t, archivedCount); n != 0 {
+		t.Fatalf("%d orders archived for a client that left", n)
+	}
+}
