@@ -24,6 +24,25 @@ const (
 	traceB = `/* traceparent='00-5cf92f3577b34da6a3ce929d0e0e4737-00f067aa0ba902b8-01',reason='retry' */`
 )
 
+// wantReviewEnded checks that the audit trail of sub's newest session
+// holds the held statement (containing text) as a review step of request
+// id followed by a deny step of the same request whose message contains
+// each of parts: how the review ended is evidence too.
+func (ag *apGateway) wantReviewEnded(t *testing.T, sub, text, id string, parts ...string) {
+	t.Helper()
+	rec := ag.closedSession(t, sub)
+	steps := stepsOf(rec, text)
+	if len(steps) != 2 || steps[0].Decision.Action != gate.Review || steps[0].Decision.ApprovalID != id ||
+		steps[1].Decision.Action != gate.Deny || steps[1].Decision.ApprovalID != id {
+		t.Fatalf("want a review step and a deny step of %s:\n%s", id, describeSteps(rec))
+	}
+	for _, p := range parts {
+		if !strings.Contains(steps[1].Decision.Message, p) {
+			t.Errorf("the deny step says %q, want %q in it", steps[1].Decision.Message, p)
+		}
+	}
+}
+
 // TestE2EApprovalWaitApprove: the agent's big UPDATE waits, the client is
 // told the request's ID and URL at once, a DBA approves through the API,
 // and the exact statement runs and returns its result; the audit trail
@@ -118,6 +137,8 @@ func TestE2EApprovalWaitDeny(t *testing.T) {
 	if code, body := ag.decide(t, id, "dba-1", true, ""); code != http.StatusConflict {
 		t.Fatalf("approving a denied request: %d %s", code, body)
 	}
+	closeConn(a.Conn)
+	ag.wantReviewEnded(t, "agent-1", "status = 'archived'", id, "denied by dba-2: too broad")
 }
 
 // TestE2EApprovalTimeout: nobody decides; after approvals.timeout the
@@ -151,6 +172,8 @@ func TestE2EApprovalTimeout(t *testing.T) {
 	if _, err := a.exec(t, "SELECT 1"); err != nil {
 		t.Fatalf("the session after a timeout: %v", err)
 	}
+	closeConn(a.Conn)
+	ag.wantReviewEnded(t, "agent-1", "status = 'archived'", id, "was not decided by")
 }
 
 // TestE2EApprovalWhoMayApprove: nobody approves their own request, even
@@ -415,6 +438,8 @@ func TestE2EApprovalCancelRequest(t *testing.T) {
 	if _, err := a.exec(t, "SELECT 1"); err != nil {
 		t.Fatalf("the session after the cancel: %v", err)
 	}
+	closeConn(a.Conn)
+	ag.wantReviewEnded(t, "agent-1", "status = 'archived'", id, "not run", "canceled")
 }
 
 // TestE2EApprovalInTransaction: a statement held inside the client's
@@ -482,4 +507,5 @@ func TestE2EApprovalClientGone(t *testing.T) {
 	if n := ag.directInt(t, archivedCount); n != 0 {
 		t.Fatalf("%d orders archived for a client that left", n)
 	}
+	ag.wantReviewEnded(t, "agent-1", "status = 'archived'", id, "not run")
 }
