@@ -494,6 +494,34 @@ func isPgError(err error, code string) bool {
 	return errors.As(err, &pe) && pe.Code == code
 }
 
+// sessionsOf waits until every session of sub is recorded as closed and
+// returns their steps, oldest session first, as one record.
+func (ag *apGateway) sessionsOf(t testing.TB, sub string) *gate.SessionRecord {
+	t.Helper()
+	all := &gate.SessionRecord{SessionSummary: gate.SessionSummary{ID: "all sessions of " + sub}}
+	poll(t, "the sessions of "+sub+" recorded as closed", func() (bool, string) {
+		ctx, cancel := context.WithTimeout(context.Background(), e2eTimeout)
+		defer cancel()
+		list, err := ag.app.trail.Sessions(ctx, gate.SessionFilter{Subject: sub, Limit: 100})
+		if err != nil {
+			return false, err.Error()
+		}
+		all.Steps = nil
+		for i := len(list) - 1; i >= 0; i-- {
+			if list[i].Closed == nil {
+				return false, "session " + list[i].ID + " is open"
+			}
+			rec, err := ag.app.trail.Session(ctx, list[i].ID)
+			if err != nil {
+				return false, err.Error()
+			}
+			all.Steps = append(all.Steps, rec.Steps...)
+		}
+		return true, ""
+	})
+	return all
+}
+
 // stepsOf returns the steps of rec whose statement contains s, in order.
 func stepsOf(rec *gate.SessionRecord, s string) []gate.StepRecord {
 	var out []gate.StepRecord

@@ -196,6 +196,18 @@ func TestE2EApprovalWhoMayApprove(t *testing.T) {
 		if code != http.StatusForbidden || !strings.Contains(body, "not among its approvers") {
 			t.Fatalf("approval by a non-approver: %d %s", code, body)
 		}
+		// Another agent cannot read the request either; its requester can.
+		other := ag.token(t, "agent-2", groupAgents)
+		var list struct{ Approvals []gate.Approval }
+		if code, body := call(t, ag.app.webURL, other, "GET", "/api/approvals", nil, &list); code != http.StatusOK || len(list.Approvals) != 0 {
+			t.Fatalf("another agent lists approvals: %d %s", code, body)
+		}
+		if code, body := call(t, ag.app.webURL, other, "GET", "/api/approvals/"+id, nil, nil); code != http.StatusForbidden {
+			t.Fatalf("another agent reads the request: %d %s", code, body)
+		}
+		if code, body := call(t, ag.app.webURL, ag.token(t, "agent-dba", groupAgents), "GET", "/api/approvals/"+id, nil, nil); code != http.StatusOK {
+			t.Fatalf("the requester reads its request: %d %s", code, body)
+		}
 		if got := ag.approval(t, id); got.Status != gate.ApprovalPending || len(got.Votes) != 0 {
 			t.Fatalf("after refused votes: %s %+v", got.Status, got.Votes)
 		}
@@ -270,6 +282,11 @@ func TestE2EApprovalDefer(t *testing.T) {
 	if p := ag.approval(t, id); p.Status != gate.ApprovalPending || p.Request.Decision.Review.Mode != "defer" {
 		t.Fatalf("request: %s %+v", p.Status, p.Request.Decision.Review)
 	}
+	// Retried before anyone decided, it is the same request, not another.
+	_, err = a.exec(t, payWrite+" "+traceB, "paid")
+	if again, _ := deferred(t, err, "retry before the decision"); again != id {
+		t.Fatalf("a retry before the decision made request %s besides %s", again, id)
+	}
 	ag.approve(t, id, "dba-1", "go ahead")
 
 	// Another identity sending the same statement is not covered.
@@ -279,11 +296,21 @@ func TestE2EApprovalDefer(t *testing.T) {
 		t.Fatalf("another agent redeemed %s", id)
 	}
 
-	// The retry of another run (new traceparent) runs, once.
-	tag, err := a.exec(t, payWrite+" "+traceB, "paid")
-	if err != nil || tag.String() != "UPDATE 180" {
-		t.Fatalf("retry after approval: %q %v", tag, err)
+	// The retry of another run (new traceparent) runs, once, even when the
+	// agent sends it on two connections at the same moment.
+	twin := ag.agent(t, "batch-1", groupBatch)
+	r1, r2 := a.start(payWrite+" "+traceB, "paid"), twin.start(payWrite+" "+traceB, "paid")
+	o1, o2 := outcome(t, r1), outcome(t, r2)
+	if o1.err != nil {
+		o1, o2 = o2, o1
 	}
+	if o1.err != nil || o1.tag.String() != "UPDATE 180" {
+		t.Fatalf("retries after approval: %q %v and %q %v", o1.tag, o1.err, o2.tag, o2.err)
+	}
+	if twinID, _ := deferred(t, o2.err, "the concurrent twin retry"); twinID == id {
+		t.Fatalf("both retries used approval %s", id)
+	}
+	closeConn(twin.Conn)
 	if n := ag.directInt(t, sumPaid); n != before+180 {
 		t.Fatalf("paid total %d, want %d", n, before+180)
 	}
@@ -291,15 +318,19 @@ func TestE2EApprovalDefer(t *testing.T) {
 		t.Fatalf("after the retry the approval is %s, want used", got.Status)
 	}
 	_, err = a.exec(t, payWrite+" "+traceB, "paid")
-	if id2, _ := deferred(t, err, "second retry"); id2 == id {
+	id2, _ := deferred(t, err, "second retry")
+	if id2 == id {
 		t.Fatalf("the second retry reused approval %s", id)
+	}
+	if p := ag.approval(t, id2); p.Status != gate.ApprovalPending {
+		t.Fatalf("the second retry's request is %s", p.Status)
 	}
 	if n := ag.directInt(t, sumPaid); n != before+180 {
 		t.Fatalf("paid total %d after the second retry, want %d", n, before+180)
 	}
 
 	closeConn(a.Conn)
-	rec := ag.closedSession(t, "batch-1")
+	rec := ag.sessionsOf(t, "batch-1")
 	var ran []gate.StepRecord
 	for _, st := range stepsOf(rec, "total = total + 1") {
 		if st.Decision.Action == gate.Allow {
