@@ -7,6 +7,7 @@ package main
 
 import (
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -172,5 +173,36 @@ func TestE2EApprovalRestart(t *testing.T) {
 	}
 	if len(waiter.notices) != 0 {
 		t.Fatalf("the approved statement waited again: %q", (<-waiter.notices).Message)
+	}
+}
+
+// TestE2EApprovalPolicyChange: an approval is bound to the policy version
+// it was given under; after the policies change (and the gateway
+// restarts with them) the retry needs a new approval.
+func TestE2EApprovalPolicyChange(t *testing.T) {
+	ag := newApprovalGateway(t, apOpts{})
+	batch := ag.agent(t, "batch-1", groupBatch)
+	_, err := batch.exec(t, payWrite, "paid")
+	id, _ := deferred(t, err, "deferred statement")
+	ag.approve(t, id, "dba-1", "")
+
+	changed := strings.Replace(ag.yaml, `        message: "big batch writes need a DBA"`,
+		`        message: "big batch writes need a DBA (see the runbook)"`, 1)
+	if changed == ag.yaml {
+		t.Fatal("the batch rule's message is not in the configuration")
+	}
+	ag.yaml = changed
+	if err := os.WriteFile(ag.cfgPath, []byte(changed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ag.restart(t)
+
+	batch = ag.agent(t, "batch-1", groupBatch)
+	_, err = batch.exec(t, payWrite, "paid")
+	if nid, _ := deferred(t, err, "retry under the new policies"); nid == id {
+		t.Fatalf("approval %s, given under the old policies, was redeemed", id)
+	}
+	if got := ag.approval(t, id); got.Status != gate.ApprovalApproved {
+		t.Fatalf("the old approval is %s", got.Status)
 	}
 }
