@@ -33,6 +33,21 @@ func (s *Server) mayReadApproval(a *gate.Approval, id *gate.Identity) bool {
 	return s.readsAllApprovals(id) || isRequester(a, id) || s.cfg.Approvals.CanDecide(a, id)
 }
 
+// forReader returns a as id may see it. Someone who reads it only as its
+// requester (not an approver of it, nor in access.admins,
+// access.auditors or the default approvers) gets it without
+// Request.Context: the earlier steps are gathered by trace id, which the
+// agent chooses, so they may be another identity's statements, parameters
+// and result previews. a itself is not changed.
+func (s *Server) forReader(a *gate.Approval, id *gate.Identity) *gate.Approval {
+	if len(a.Request.Context) == 0 || s.readsAllApprovals(id) || s.cfg.Approvals.CanDecide(a, id) {
+		return a
+	}
+	c := *a
+	c.Request.Context = nil
+	return &c
+}
+
 // isRequester reports whether id asked for a.
 func isRequester(a *gate.Approval, id *gate.Identity) bool {
 	r := a.Request.Identity
@@ -48,7 +63,7 @@ func (s *Server) visibleApprovals(r *http.Request, id *gate.Identity, f gate.App
 	out := list[:0:0]
 	for _, a := range list {
 		if s.mayReadApproval(a, id) {
-			out = append(out, a)
+			out = append(out, s.forReader(a, id))
 		}
 	}
 	return out, nil
@@ -143,7 +158,7 @@ func (s *Server) readableApproval(w http.ResponseWriter, r *http.Request, id *ga
 			", its requester, nor in access.admins, access.auditors or the default approvers")
 		return nil, false
 	}
-	return a, true
+	return s.forReader(a, id), true
 }
 
 // CommentRequest is the body of the decide and revoke endpoints.

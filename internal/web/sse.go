@@ -161,7 +161,7 @@ func (s *Server) change(ctx context.Context, id *gate.Identity, ev gate.Approval
 	case err != nil:
 		return nil, wasShown
 	case s.mayReadApproval(a, id):
-		return a, true
+		return s.forReader(a, id), true
 	case a.Status == gate.ApprovalPending:
 		return nil, false
 	}

@@ -177,7 +177,7 @@ func (u *ui) loadApproval(w http.ResponseWriter, r *http.Request, v *viewer) (*g
 			": it is for its approvers, access.admins, access.auditors and the default approvers.")
 		return nil, false
 	}
-	return a, true
+	return u.s.forReader(a, v.ID), true
 }
 
 // decide serves POST /approvals/{id}/decide (fields decision=approve|deny
