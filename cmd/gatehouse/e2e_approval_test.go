@@ -5,6 +5,7 @@ package main
 // admin API, and runs exactly once, exactly as approved.
 
 import (
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -539,4 +540,41 @@ func TestE2EApprovalClientGone(t *testing.T) {
 		t.Fatalf("%d orders archived for a client that left", n)
 	}
 	ag.wantReviewEnded(t, "agent-1", "status = 'archived'", id, "not run")
+}
+
+// TestE2EApprovalContextOfOthers: a request's context lists the earlier
+// steps of the same agent run, found by trace id, which the agent
+// chooses. An agent that borrows another identity's trace id must not
+// read that identity's statements and results through its own request,
+// and approvers must not be shown them as the requester's run.
+func TestE2EApprovalContextOfOthers(t *testing.T) {
+	ag := newApprovalGateway(t, apOpts{})
+	victim := ag.agent(t, "victim", groupAgents)
+	if _, err := victim.exec(t, "SELECT email FROM customers WHERE id = 1 "+traceA); err != nil {
+		t.Fatal(err)
+	}
+	mallory := ag.agent(t, "mallory", groupBatch)
+	_, err := mallory.exec(t, payWrite+" "+traceA, "paid")
+	id, _ := deferred(t, err, "a deferred statement under the victim's trace id")
+
+	var own gate.Approval
+	if code, body := call(t, ag.app.webURL, ag.token(t, "mallory", groupBatch), "GET", "/api/approvals/"+id, nil, &own); code != http.StatusOK {
+		t.Fatalf("the requester reads its request: %d %s", code, body)
+	}
+	raw, _ := json.Marshal(own)
+	if strings.Contains(string(raw), "customer1@example.org") || strings.Contains(string(raw), "SELECT email") {
+		t.Fatalf("the requester reads another identity's steps through its request:\n%s", raw)
+	}
+	var list struct{ Approvals []gate.Approval }
+	call(t, ag.app.webURL, ag.token(t, "mallory", groupBatch), "GET", "/api/approvals?status=pending", nil, &list)
+	if raw, _ := json.Marshal(list); strings.Contains(string(raw), "customer1@example.org") {
+		t.Fatalf("the requester lists another identity's steps:\n%s", raw)
+	}
+
+	knownBug(t, "a request's context is gathered by the agent-chosen trace id across identities, so approvers see another identity's steps as the requester's run")
+	for _, st := range ag.approval(t, id).Request.Context {
+		if strings.Contains(st.Command.Text, "SELECT email") {
+			t.Fatalf("the approvers are shown the victim's step as mallory's run: %+v", st)
+		}
+	}
 }
