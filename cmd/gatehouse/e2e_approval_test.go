@@ -49,7 +49,7 @@ func (ag *apGateway) wantReviewEnded(t *testing.T, sub, text, id string, parts .
 // and the exact statement runs and returns its result; the audit trail
 // shows the review and then the allow naming the approver.
 func TestE2EApprovalWaitApprove(t *testing.T) {
-	forVariants(t, storeVariants, func(t *testing.T, v variant) {
+	forVariants(t, allVariants, func(t *testing.T, v variant) {
 		ag := newApprovalGateway(t, apOpts{variant: v})
 		a := ag.agent(t, "agent-1", groupAgents)
 
