@@ -8,7 +8,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -184,4 +186,42 @@ func TestE2EApprovalReplicas(t *testing.T) {
 	if d := time.Since(approved); d > maxResume {
 		t.Errorf("the grant took %v to reach the other replica", d)
 	}
+
+	// Behind a load balancer, psql's Ctrl-C (a CancelRequest on a new
+	// connection) may reach the other replica. It must still end the wait,
+	// or the statement the user cancelled runs once approved.
+	t.Run("cancel through the other replica", func(t *testing.T) {
+		knownBug(t, "a CancelRequest that reaches another replica is ignored, so a held statement keeps waiting and runs if approved")
+		agent := onA.agent(t, "agent-cancel", groupAgents)
+		res := agent.start(payWrite, "shipped")
+		id, _ := agent.held(t, res)
+		sendCancelRequest(t, b.pgAddr, agent.PgConn().PID(), agent.PgConn().SecretKey())
+		select {
+		case r := <-res:
+			wantPgError(t, r.err, "cancelled through the other replica", "57014")
+		case <-time.After(10 * time.Second):
+			if code, body := onB.decide(t, id, "dba-1", false, "cleaning up"); code != http.StatusOK {
+				t.Logf("deny: %d %s", code, body)
+			}
+			t.Fatalf("a cancel request sent to replica B did not end the wait of request %s on A", id)
+		}
+	})
+}
+
+// sendCancelRequest sends a PostgreSQL CancelRequest for (pid, key) to
+// addr, as libpq does on a connection of its own.
+func sendCancelRequest(t *testing.T, addr string, pid uint32, key []byte) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, e2eTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	msg := binary.BigEndian.AppendUint32(nil, uint32(12+len(key)))
+	msg = binary.BigEndian.AppendUint32(msg, 80877102)
+	msg = binary.BigEndian.AppendUint32(msg, pid)
+	if _, err := c.Write(append(msg, key...)); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = c.Read(make([]byte, 1)) // the server closes it when done
 }
