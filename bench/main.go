@@ -37,6 +37,7 @@ type options struct {
 	modes     []string
 	scenarios map[string]bool
 	piiRows   int
+	profile   string
 }
 
 func main() {
@@ -50,6 +51,7 @@ func main() {
 	var scenarios string
 	flag.StringVar(&scenarios, "scenarios", "pgbench,masking", "what to measure: pgbench (-S TPS), masking (SELECT of a PII table, masked vs not)")
 	flag.IntVar(&o.piiRows, "pii-rows", 100000, "rows of the PII table for the masking scenario")
+	flag.StringVar(&o.profile, "profile", "", "write the gateway's CPU and allocation profiles of the first gateway pgbench run to this directory")
 	flag.Parse()
 	o.scenarios = map[string]bool{}
 	for _, sc := range strings.Split(scenarios, ",") {
@@ -112,7 +114,7 @@ func run(o options) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	gw, stop, err := startGateway(dir, pg.Addr(), pw)
+	gw, stop, err := startGateway(dir, pg.Addr(), pw, o.profile != "")
 	if err != nil {
 		return err
 	}
@@ -133,13 +135,24 @@ func run(o options) error {
 
 	fmt.Printf("pgbench -S -T %s, %d interleaved rounds, medians (nproc %d, %s)\n\n", o.duration, o.rounds, runtime.NumCPU(), cpuModel())
 	fmt.Printf("%-9s %7s  %12s %12s  %12s %12s  %7s\n", "mode", "clients", "direct tps", "latency ms", "gateway tps", "latency ms", "ratio")
+	profiled := false
 	for _, mode := range o.modes {
 		for _, c := range o.clients {
 			res := map[string][]result{}
 			for r := 0; r < o.rounds; r++ {
 				for _, t := range targets {
+					var prof chan error
+					if o.profile != "" && t.name == "gateway" && !profiled {
+						profiled = true
+						prof = captureProfiles(o.profile, o.duration)
+					}
 					out, err := pgbench(t, "-S", "-n", "-M", mode, "-c", strconv.Itoa(c), "-j", strconv.Itoa(min(c, runtime.NumCPU())),
 						"-T", strconv.Itoa(int(o.duration.Seconds())))
+					if prof != nil {
+						if perr := <-prof; perr != nil {
+							return perr
+						}
+					}
 					if err != nil {
 						return fmt.Errorf("pgbench through %s: %v\n%s", t.name, err, out)
 					}
@@ -159,7 +172,7 @@ func run(o options) error {
 
 // startGateway builds gatehouse, starts it on free loopback ports and
 // returns how to reach it with a dev token.
-func startGateway(dir, upstream, pw string) (target, func(), error) {
+func startGateway(dir, upstream, pw string, profile bool) (target, func(), error) {
 	bin := filepath.Join(dir, "gatehouse")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/gatehouse")
 	build.Stderr = os.Stderr
@@ -195,7 +208,11 @@ policies:
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return target{}, nil, err
 	}
-	cmd := exec.Command(bin, "serve", "--config", path, "--log-level", "warn")
+	args := []string{"serve", "--config", path, "--log-level", "warn"}
+	if profile {
+		args = append(args, "--pprof", pprofAddr)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return target{}, nil, err
