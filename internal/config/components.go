@@ -1,6 +1,10 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+
 	"github.com/gatehouse/gatehouse/internal/gate"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/pgwire"
@@ -12,6 +16,12 @@ func (f *File) PolicyConfig() policy.Config {
 	var pc policy.Config
 	for _, p := range f.Policies {
 		pp := policy.PolicyConfig{Name: p.Name, Match: p.Match, Connections: p.Connections}
+		if p.Mask != nil {
+			// The masking in force is part of the policy version.
+			b, _ := json.Marshal(p.Mask)
+			sum := sha256.Sum256(b)
+			pp.Digest = "mask:" + hex.EncodeToString(sum[:])
+		}
 		for _, r := range p.Rules {
 			approvers := r.Approvers
 			if r.Action == "review" && len(approvers) == 0 {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/gatehouse/gatehouse/internal/policy"
 	"os"
 	"path/filepath"
 	"strings"
@@ -146,6 +147,26 @@ external_url: https://gw.example/
 	// A review rule without approvers takes access.approvers.
 	if len(rule.Approvers) != 1 || rule.Approvers[0] != "group:dba" {
 		t.Fatalf("approvers = %v", rule.Approvers)
+	}
+}
+
+func TestMaskingIsPartOfThePolicyVersion(t *testing.T) {
+	version := func(src string) string {
+		f, err := Parse("x", []byte(src), env(map[string]string{"SHOP_DB_PASSWORD": "x"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng, err := policy.New(f.PolicyConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return eng.Version()
+	}
+	masked := strings.Replace(sample, "    rules:\n", "    mask: {columns: [customers.ssn]}\n    rules:\n", 1)
+	other := strings.Replace(sample, "    rules:\n", "    mask: {columns: [customers.email]}\n    rules:\n", 1)
+	v0, v1, v2 := version(sample), version(masked), version(other)
+	if v0 == v1 || v1 == v2 || v1 != version(masked) {
+		t.Fatalf("versions %s %s %s", v0, v1, v2)
 	}
 }
 

@@ -31,6 +31,11 @@ type PolicyConfig struct {
 	// Rules are tried in order; the first whose When is true decides. A
 	// policy without rules denies everything it applies to.
 	Rules []RuleConfig `yaml:"rules"`
+	// Digest stands for configuration that applies with this policy but
+	// that the engine does not evaluate (its masking). It only enters the
+	// PolicyVersion, so a change to it is a new version (approvals made
+	// under the old one are not redeemed under the new one).
+	Digest string `yaml:"-"`
 }
 
 // RuleConfig is one rule of a policy.
@@ -204,6 +209,7 @@ func version(cfg Config) string {
 		str(p.Name)
 		str(p.Match)
 		strs(p.Connections)
+		str(p.Digest)
 		num(len(p.Rules))
 		for _, r := range p.Rules {
 			str(r.Name)
