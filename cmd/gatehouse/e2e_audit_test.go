@@ -375,7 +375,6 @@ func TestE2EAuditParamsReadable(t *testing.T) {
 		t.Errorf("params %q, want %q first", st.Command.Params, want)
 	}
 	t.Run("numeric", func(t *testing.T) {
-		knownBug(t, "pgwire's renderParams has no case for numeric (OID 1700), so an amount is recorded as \\x hex")
 		if got := st.Command.Params[3]; got != "100" {
 			t.Errorf("the numeric parameter 100 is recorded as %q", got)
 		}

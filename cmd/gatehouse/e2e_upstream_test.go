@@ -16,18 +16,15 @@ import (
 // upstream, as the harness configures it) whose first statement is refused
 // or allowed, and checks that each gets its own answer.
 //
-// BUG (see knownBug): pgwire's Upstream.dial hijacks the pgconn connection
-// without calling SyncConn first. When a write during pgconn's connect
-// takes over 15 ms (a loaded machine), pgconn starts a background reader
-// whose last Read may still be pending at Hijack; it then takes the first
-// bytes the upstream sends in the session. A refused statement loses its
-// ErrorResponse (the client sees ReadyForQuery alone: psql exits 0 without
-// output, pgx reports success with an empty tag), and an allowed one loses
-// its whole result (the session hangs). The failure is timing-dependent:
-// run this with GATEHOUSE_E2E_BUGS=1 while the machine is busy (for
-// example with another `go test -race` of this package).
+// It guards a fixed bug: pgwire's Upstream.dial hijacked the pgconn
+// connection without calling SyncConn first. When a write during pgconn's
+// connect took over 15 ms (a loaded machine), pgconn started a background
+// reader whose last Read could still be pending at Hijack; it then took the
+// first bytes the upstream sent in the session, so a refused statement lost
+// its ErrorResponse (the client saw ReadyForQuery alone) and an allowed one
+// its whole result. The failure is timing-dependent: it shows most while
+// the machine is busy.
 func TestE2EFirstResponseOfEachSession(t *testing.T) {
-	knownBug(t, "the first upstream response of a session can be lost: pgwire hijacks pgconn without SyncConn")
 	g := newGateway(t, gwOpts{})
 	const workers, each = 4, 40
 	var wg sync.WaitGroup

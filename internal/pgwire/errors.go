@@ -2,7 +2,6 @@ package pgwire
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -65,12 +64,14 @@ func errorResponse(err error, fatal bool) *pgproto3.ErrorResponse {
 		e.Code = codeInvalidAuthorization
 		e.Message = "gatehouse: the session's token expired; reconnect with a fresh token"
 	case errors.Is(err, gate.ErrAuditUnavailable):
+		// The store's own error (hosts, roles, node names) is for the
+		// operator's log, not for the agent.
 		e.Code = codeSystemError
 		what := "the statement was not run"
 		if fatal {
 			what = "the session was not opened"
 		}
-		e.Message = "gatehouse: audit store unavailable, so " + what + ": " + strings.TrimPrefix(err.Error(), gate.ErrAuditUnavailable.Error()+": ")
+		e.Message = "gatehouse: audit store unavailable, so " + what
 		e.Hint = "retry later; the gateway refuses to run what it cannot record"
 	case errors.Is(err, gate.ErrShuttingDown):
 		e.Code = codeAdminShutdown

@@ -3,6 +3,7 @@ package pgwire
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"math"
 	"strconv"
 	"time"
@@ -30,6 +31,7 @@ const (
 	oidDate        = 1082
 	oidTimestamp   = 1114
 	oidTimestamptz = 1184
+	oidNumeric     = 1700
 	oidUUID        = 2950
 	oidJSONB       = 3802
 )
@@ -122,6 +124,10 @@ func renderBinary(oid uint32, v []byte) string {
 		if len(v) > 0 && v[0] == 1 && utf8.Valid(v[1:]) {
 			return clip(v[1:])
 		}
+	case oidNumeric:
+		if s, ok := renderNumeric(v); ok {
+			return s
+		}
 	case oidUUID:
 		if len(v) == 16 {
 			h := hex.EncodeToString(v)
@@ -145,4 +151,63 @@ func renderBinary(oid uint32, v []byte) string {
 		return `\x` + hex.EncodeToString(v[:maxParamText/2]) + "…"
 	}
 	return `\x` + hex.EncodeToString(v)
+}
+
+// renderNumeric decodes PostgreSQL's binary numeric: ndigits, weight,
+// sign and display scale (int16 each), then base-10000 digits; weight is
+// the power of 10000 of the first digit.
+func renderNumeric(v []byte) (string, bool) {
+	if len(v) < 8 {
+		return "", false
+	}
+	ndigits := int(binary.BigEndian.Uint16(v))
+	weight := int(int16(binary.BigEndian.Uint16(v[2:])))
+	sign := binary.BigEndian.Uint16(v[4:])
+	dscale := int(binary.BigEndian.Uint16(v[6:]))
+	if len(v) != 8+2*ndigits || dscale > 1000 || ndigits > 1000 || weight < -1000 || weight > 1000 {
+		return "", false
+	}
+	switch sign {
+	case 0xC000:
+		return "NaN", true
+	case 0xD000:
+		return "Infinity", true
+	case 0xF000:
+		return "-Infinity", true
+	case 0x0000, 0x4000:
+	default:
+		return "", false
+	}
+	digit := func(i int) int {
+		if i < 0 || i >= ndigits {
+			return 0
+		}
+		return int(binary.BigEndian.Uint16(v[8+2*i:]))
+	}
+	var b []byte
+	if sign == 0x4000 {
+		b = append(b, '-')
+	}
+	// Integer part: groups for weights weight..0.
+	if weight < 0 {
+		b = append(b, '0')
+	} else {
+		for i := 0; i <= weight; i++ {
+			d := digit(i)
+			if i == 0 {
+				b = strconv.AppendInt(b, int64(d), 10)
+			} else {
+				b = append(b, fmt.Sprintf("%04d", d)...)
+			}
+		}
+	}
+	if dscale > 0 {
+		b = append(b, '.')
+		var frac []byte
+		for i := weight + 1; len(frac) < dscale; i++ {
+			frac = append(frac, fmt.Sprintf("%04d", digit(i))...)
+		}
+		b = append(b, frac[:dscale]...)
+	}
+	return string(b), true
 }

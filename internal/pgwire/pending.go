@@ -34,6 +34,7 @@ type expect struct {
 	stmt   *prepared // expParse, expDescribe of a statement
 	portal *portal   // expBind
 	denial *pgproto3.ErrorResponse
+	simple bool // expDenied of a simple Query or FunctionCall: its error must reach the client
 	// prep lists the PREPARE/DEALLOCATE changes of a Query or Execute,
 	// applied for the statements that completed.
 	prep []sqlpg.PreparedChange

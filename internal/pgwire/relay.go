@@ -412,7 +412,7 @@ func (c *conn) refuse(cause error, simple bool) error {
 		return cause
 	}
 	resp := errorResponse(cause, false)
-	if err := c.q.push(expect{kind: expDenied, denial: resp}); err != nil {
+	if err := c.q.push(expect{kind: expDenied, denial: resp, simple: simple}); err != nil {
 		return err
 	}
 	var nonce [8]byte

@@ -268,6 +268,16 @@ func (c *conn) onReady(cur *expect) (*expect, error) {
 			c.objs.setPortal(cur.portal, objFailed)
 		case expExecute:
 			cur.step.End(gate.Outcome{NotRun: true, Rows: -1, Error: "not run: an earlier message of the same pipeline failed"})
+		case expDenied:
+			if cur.simple {
+				// The upstream skipped the failing Bind that stood for a
+				// refused Query (it was ignoring messages after an
+				// error): the client must still get the refusal, never a
+				// bare ReadyForQuery that looks like success.
+				if err := writeMsg(c.cw, &c.wscratch, cur.denial); err != nil {
+					return cur, err
+				}
+			}
 		}
 		cur = c.next()
 	}

@@ -104,6 +104,13 @@ func (u *Upstream) dial(ctx context.Context, params map[string]string) (*upstrea
 		pc.Close(ctx)
 		return nil, fmt.Errorf("upstream client_encoding is %q; gatehouse requires UTF8", enc)
 	}
+	// pgx may still have a read in flight after connecting: SyncConn waits
+	// for it, or it would consume the first bytes the server sends after
+	// the hijack (the answer to the client's first statement).
+	if err := pc.SyncConn(ctx); err != nil {
+		pc.Close(ctx)
+		return nil, err
+	}
 	hc, err := pc.Hijack()
 	if err != nil {
 		pc.Close(ctx)
