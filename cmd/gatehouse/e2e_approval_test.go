@@ -572,7 +572,6 @@ func TestE2EApprovalContextOfOthers(t *testing.T) {
 	}
 
 	t.Run("approvers' view", func(t *testing.T) {
-		knownBug(t, "a request's context is gathered by the agent-chosen trace id across identities, so approvers see another identity's steps as the requester's run")
 		for _, st := range ag.approval(t, id).Request.Context {
 			if strings.Contains(st.Command.Text, "SELECT email") {
 				t.Fatalf("the approvers are shown the victim's step as mallory's run: %+v", st)

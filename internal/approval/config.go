@@ -64,9 +64,10 @@ type Config struct {
 	Notify []NotifyTarget
 	// Steps reads the earlier steps of an agent run for a request's
 	// Context: the newest limit steps with traceID, or of sessionID when
-	// traceID is empty, oldest first (audit.Trail.RecentSteps). Nil: no
-	// context. A failure is logged and the request made without it.
-	Steps func(ctx context.Context, traceID, sessionID string, limit int) ([]gate.StepRecord, error)
+	// traceID is empty, of sessions opened by subject (the requester),
+	// oldest first (audit.Trail.RecentSteps). Nil: no context. A failure
+	// is logged and the request made without it.
+	Steps func(ctx context.Context, traceID, sessionID, subject string, limit int) ([]gate.StepRecord, error)
 	// Clock decides creation, expiry and grant times and runs expiry
 	// timers (gate.SystemClock when nil). Webhook retries use real time.
 	Clock gate.Clock

@@ -156,7 +156,7 @@ func TestContext(t *testing.T) {
 	var gotTrace, gotSession string
 	var gotLimit int
 	s := e.service(nil, func(c *Config) {
-		c.Steps = func(_ context.Context, traceID, sessionID string, limit int) ([]gate.StepRecord, error) {
+		c.Steps = func(_ context.Context, traceID, sessionID, _ string, limit int) ([]gate.StepRecord, error) {
 			gotTrace, gotSession, gotLimit = traceID, sessionID, limit
 			return []gate.StepRecord{{N: 1, Command: gate.Command{Text: "SELECT count(*) FROM orders"}}}, nil
 		}
@@ -174,7 +174,7 @@ func TestContext(t *testing.T) {
 	}
 	// A failing reader leaves the context out but not the request.
 	s = e.service(nil, func(c *Config) {
-		c.Steps = func(context.Context, string, string, int) ([]gate.StepRecord, error) {
+		c.Steps = func(context.Context, string, string, string, int) ([]gate.StepRecord, error) {
 			return nil, errors.New("audit down")
 		}
 	})

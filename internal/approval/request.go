@@ -37,7 +37,8 @@ func (s *Service) Request(ctx context.Context, req *gate.ApprovalRequest) (*gate
 	}
 	r.Decision.Review = review
 	if s.cfg.Steps != nil {
-		steps, err := s.cfg.Steps(ctx, r.Command.Request.TraceID, r.SessionID, ContextSteps)
+		// The requester's own steps only: trace ids are the agent's to choose.
+		steps, err := s.cfg.Steps(ctx, r.Command.Request.TraceID, r.SessionID, r.Identity.Subject, ContextSteps)
 		if err != nil {
 			s.log.Warn("approval request without context: reading earlier steps failed", "session", r.SessionID, "err", err)
 		}

@@ -107,11 +107,11 @@ func (t *Trail) Session(ctx context.Context, id string) (*gate.SessionRecord, er
 // each with its outcome when one was recorded. No match is an empty
 // slice, not an error. Steps numbers (N) are per session, so steps of
 // different sessions of one run may share one.
-func (t *Trail) RecentSteps(ctx context.Context, traceID, sessionID string, limit int) ([]gate.StepRecord, error) {
+func (t *Trail) RecentSteps(ctx context.Context, traceID, sessionID, subject string, limit int) ([]gate.StepRecord, error) {
 	if traceID == "" && sessionID == "" {
 		return nil, nil
 	}
-	recs, err := t.st.StepRecords(ctx, store.StepQuery{TraceID: traceID, Session: sessionID, Limit: limit})
+	recs, err := t.st.StepRecords(ctx, store.StepQuery{TraceID: traceID, Session: sessionID, Subject: subject, Limit: limit})
 	if err != nil {
 		return nil, fmt.Errorf("audit: recent steps: %w", err)
 	}

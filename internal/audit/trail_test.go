@@ -217,7 +217,7 @@ func TestTrailRecentSteps(t *testing.T) {
 		trail := NewTrail(st)
 		texts := func(trace, session string, limit int) []string {
 			t.Helper()
-			steps, err := trail.RecentSteps(ctx, trace, session, limit)
+			steps, err := trail.RecentSteps(ctx, trace, session, "", limit)
 			if err != nil {
 				t.Fatal(err)
 			}

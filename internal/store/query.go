@@ -97,13 +97,23 @@ func stepsSQL(q StepQuery, ph func(n int) string) (string, []any) {
 	if limit <= 0 {
 		limit = DefaultStepLimit
 	}
+	// Placeholders are numbered in the order they appear in the text, as
+	// SQLite's positional ? requires.
+	args := []any{val}
+	bySubject := ""
+	if q.Subject != "" {
+		args = append(args, q.Subject)
+		bySubject = ` AND session_id IN (SELECT session_id FROM audit_records
+			WHERE kind = '` + KindSessionOpen + `' AND subject = ` + ph(2) + `)`
+	}
+	args = append(args, listLimit(limit))
 	return `SELECT ` + recordCols + ` FROM audit_records
 	WHERE kind IN ('` + KindStep + `', '` + KindStepResult + `') AND (session_id, step) IN (
 		SELECT session_id, step FROM audit_records
-		WHERE kind = '` + KindStep + `' AND ` + col + ` = ` + ph(1) + `
+		WHERE kind = '` + KindStep + `' AND ` + col + ` = ` + ph(1) + bySubject + `
 		ORDER BY time_ns DESC, chain DESC, seq DESC
-		LIMIT ` + ph(2) + `)
-	ORDER BY time_ns, chain, seq`, []any{val, listLimit(limit)}
+		LIMIT ` + ph(len(args)) + `)
+	ORDER BY time_ns, chain, seq`, args
 }
 
 func listLimit(n int) int {

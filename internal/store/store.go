@@ -95,6 +95,10 @@ type Store interface {
 type StepQuery struct {
 	TraceID string // the agent run; takes precedence over Session
 	Session string
+	// Subject, when set, keeps only steps of sessions opened by this
+	// subject: an agent chooses its own trace id, and must not pull
+	// another identity's steps into what is shown as its run.
+	Subject string
 	// Limit caps the steps (not records): DefaultStepLimit when <= 0, at
 	// most MaxListLimit.
 	Limit int
