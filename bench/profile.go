@@ -9,12 +9,10 @@ import (
 	"time"
 )
 
-// pprofAddr is where the gateway serves its profiling endpoints in bench runs.
-const pprofAddr = "127.0.0.1:6061"
-
-// captureProfiles fetches a CPU profile covering most of a run of length d
-// and a heap (allocation) profile at its end, into dir.
-func captureProfiles(dir string, d time.Duration) chan error {
+// captureProfiles fetches, from the gateway's profiling endpoint at addr, a
+// CPU profile covering most of a run of length d and a heap (allocation)
+// profile at its end, into dir as cpu.pprof and allocs.pprof.
+func captureProfiles(addr, dir string, d time.Duration) chan error {
 	done := make(chan error, 1)
 	go func() {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -23,9 +21,9 @@ func captureProfiles(dir string, d time.Duration) chan error {
 		}
 		secs := max(1, int(d.Seconds())-2)
 		time.Sleep(time.Second) // let the clients connect first
-		err := fetch(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddr, secs), filepath.Join(dir, "cpu.pprof"))
+		err := fetch(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs), filepath.Join(dir, "cpu.pprof"))
 		if err == nil {
-			err = fetch(fmt.Sprintf("http://%s/debug/pprof/allocs", pprofAddr), filepath.Join(dir, "allocs.pprof"))
+			err = fetch(fmt.Sprintf("http://%s/debug/pprof/allocs", addr), filepath.Join(dir, "allocs.pprof"))
 		}
 		done <- err
 	}()
@@ -38,6 +36,9 @@ func fetch(url, path string) error {
 		return fmt.Errorf("profile: %w", err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("profile: %s: HTTP %s", url, resp.Status)
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return err
