@@ -35,6 +35,10 @@ type pgbenchResult struct{ tps, latency float64 }
 func measurePgbench(o options, paths []target, gw *gateway) (map[pgbenchConfig]map[string]pgbenchResult, error) {
 	out := map[pgbenchConfig]map[string]pgbenchResult{}
 	profiled := o.profile == ""
+	// Warm the server's caches so that the first path measured does not pay for it.
+	if _, err := pgbench(paths[0], "-S", "-n", "-c", "2", "-j", "2", "-T", "2"); err != nil {
+		return nil, fmt.Errorf("pgbench warm-up through %s: %w", paths[0].name, err)
+	}
 	for _, mode := range o.modes {
 		for _, c := range o.clients {
 			cfg := pgbenchConfig{mode, c}

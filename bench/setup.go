@@ -96,6 +96,12 @@ func runServers(ctx context.Context, o options, j *janitor, rep *report) error {
 		paths = append(paths, bouncer, relay)
 	}
 
+	if o.scenarios["pgbench"] {
+		fmt.Printf("pgbench -S -T %s, %d rounds...\n", o.duration, o.rounds)
+		if rep.pgbench, err = measurePgbench(o, paths, gw); err != nil {
+			return err
+		}
+	}
 	if o.scenarios["masking"] {
 		fmt.Printf("masking: SELECT * FROM customers, %d rounds...\n", o.rounds)
 		m, err := measureMasking(ctx, o.rounds, direct, gw)
@@ -103,12 +109,6 @@ func runServers(ctx context.Context, o options, j *janitor, rep *report) error {
 			return err
 		}
 		rep.masking = &m
-	}
-	if o.scenarios["pgbench"] {
-		fmt.Printf("pgbench -S -T %s, %d rounds...\n", o.duration, o.rounds)
-		if rep.pgbench, err = measurePgbench(o, paths, gw); err != nil {
-			return err
-		}
 	}
 	gw.stop()
 	if o.scenarios["large"] {
