@@ -269,10 +269,10 @@ func (c *conn) onBind() error {
 	if err := m.Decode(body); err != nil {
 		return protoErrorf("malformed Bind message: %v", err)
 	}
-	if err := c.flushForWait(); err != nil {
+	stmt, err := c.objs.resolveStmt(m.PreparedStatement, c.batch, c.uw.Flush)
+	if err != nil {
 		return err
 	}
-	stmt := c.objs.resolveStmt(m.PreparedStatement, c.batch)
 	if stmt == nil {
 		return c.refuse(&wireError{code: codeInvalidStatementName,
 			msg:  fmt.Sprintf("gatehouse: prepared statement %q is unknown to the gateway, so it cannot be bound", m.PreparedStatement),
@@ -303,10 +303,10 @@ func (c *conn) onExecute(ctx context.Context) error {
 	if !ok || len(body) != len(name)+5 {
 		return protoErrorf("malformed Execute message")
 	}
-	if err := c.flushForWait(); err != nil {
+	p, err := c.objs.resolvePortal(name, c.batch, c.uw.Flush)
+	if err != nil {
 		return err
 	}
-	p := c.objs.resolvePortal(name, c.batch)
 	if p == nil {
 		return c.refuse(&wireError{code: "34000", msg: fmt.Sprintf("gatehouse: portal %q is unknown to the gateway, so it cannot be executed", name)}, false)
 	}
@@ -430,10 +430,6 @@ func (c *conn) refuse(cause error, simple bool) error {
 	c.skipping = true
 	return nil
 }
-
-// flushForWait sends buffered upstream writes before the client loop may
-// wait for an upstream answer (resolveStmt, resolvePortal).
-func (c *conn) flushForWait() error { return c.uw.Flush() }
 
 // cloneValues deep-copies bind values, which alias the read buffer.
 func cloneValues(v [][]byte) [][]byte {

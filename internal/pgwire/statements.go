@@ -115,43 +115,67 @@ func (o *objects) close() {
 }
 
 // resolveStmt returns the statement the upstream will use for name in the
-// current batch, waiting for the answer to a Parse sent in an earlier batch
-// (flush must have been called). nil: no such statement.
-func (o *objects) resolveStmt(name string, batch uint64) *prepared {
+// current batch; nil: no such statement. When that depends on the answer to
+// a Parse sent in an earlier batch, it calls flush (outside the lock, so the
+// upstream loop can keep reading while the write blocks) and waits for the
+// answer: the common case, an answered or same-batch object, writes
+// nothing and waits for nothing.
+func (o *objects) resolveStmt(name string, batch uint64, flush func() error) (*prepared, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	flushed := false
 	p := o.stmts[name]
 	for p != nil && !o.closed {
 		switch {
 		case p.state == objOK, p.state == objPending && p.batch == batch:
 			// Same batch: if the Parse fails, the upstream skips
 			// everything up to Sync, this message included.
-			return p
+			return p, nil
 		case p.state == objFailed:
 			p = p.prev
+		case !flushed:
+			if err := o.unlocked(flush); err != nil {
+				return nil, err
+			}
+			flushed = true
+			p = o.stmts[name] // the maps may have changed meanwhile
 		default:
 			o.cond.Wait()
 		}
 	}
-	return p
+	return p, nil
 }
 
 // resolvePortal is resolveStmt for portals.
-func (o *objects) resolvePortal(name string, batch uint64) *portal {
+func (o *objects) resolvePortal(name string, batch uint64, flush func() error) (*portal, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	flushed := false
 	p := o.portals[name]
 	for p != nil && !o.closed {
 		switch {
 		case p.state == objOK, p.state == objPending && p.batch == batch:
-			return p
+			return p, nil
 		case p.state == objFailed:
 			p = p.prev
+		case !flushed:
+			if err := o.unlocked(flush); err != nil {
+				return nil, err
+			}
+			flushed = true
+			p = o.portals[name]
 		default:
 			o.cond.Wait()
 		}
 	}
-	return p
+	return p, nil
+}
+
+// unlocked runs f with o.mu released.
+func (o *objects) unlocked(f func() error) error {
+	o.mu.Unlock()
+	defer o.mu.Lock()
+	return f()
 }
 
 // addStmt registers a Parse, keeping the statement it may replace.
