@@ -140,7 +140,7 @@ func start(ctx context.Context, cfg *config.File, log *slog.Logger) (*app, error
 		Gate: a.gate, Classifier: sqlpg.New(sqlpg.Config{}), Intent: sqlcomment.Extract,
 		Upstreams: cfg.Upstreams(), TLS: tlsCfg, MaxMessageSize: cfg.Limits.MaxMessageSize,
 		StartupTimeout: cfg.Limits.StartupTimeout.D(), EstimateWrites: pol.UsesEstimate(),
-		Masks: masks, PreviewRows: previewRows, PreviewBytes: cfg.Audit.PreviewBytes, Logger: log,
+		Masks: masks, PreviewRows: previewRows, PreviewBytes: cfg.Audit.PreviewBytes, CancelRelay: a.store, Logger: log,
 	})
 	if err != nil {
 		return nil, err

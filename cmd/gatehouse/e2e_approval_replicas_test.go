@@ -191,7 +191,6 @@ func TestE2EApprovalReplicas(t *testing.T) {
 	// connection) may reach the other replica. It must still end the wait,
 	// or the statement the user cancelled runs once approved.
 	t.Run("cancel through the other replica", func(t *testing.T) {
-		knownBug(t, "a CancelRequest that reaches another replica is ignored, so a held statement keeps waiting and runs if approved")
 		agent := onA.agent(t, "agent-cancel", groupAgents)
 		res := agent.start(payWrite, "shipped")
 		id, _ := agent.held(t, res)

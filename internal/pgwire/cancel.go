@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/binary"
 	"sync"
+	"time"
 )
 
 // cancelKeys maps the BackendKeyData the gateway gives each client to the
@@ -103,4 +104,33 @@ func (k *cancelKeys) lookup(pid uint32, secret []byte) *cancelTarget {
 		return nil
 	}
 	return t
+}
+
+// applyCancel applies a cancel key if this process issued it: it ends a
+// statement's wait for approval, or forwards the cancel to the upstream
+// backend. It reports whether the key was this process's.
+func (s *Server) applyCancel(ctx context.Context, pid uint32, secret []byte) bool {
+	t := s.cancel.lookup(pid, secret)
+	if t == nil {
+		return false
+	}
+	if t.cancelHold() {
+		return true
+	}
+	if err := t.upstream.sendCancel(ctx, t.pid, t.key); err != nil {
+		s.log.Warn("forwarding cancel request failed", "connection", t.upstream.Name, "err", err)
+	}
+	return true
+}
+
+// applyRelayed applies the cancel keys other replicas relay, until ctx ends.
+func (s *Server) applyRelayed(ctx context.Context, keys <-chan []byte) {
+	for key := range keys {
+		if len(key) < 8 {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		s.applyCancel(cctx, binary.BigEndian.Uint32(key), key[4:])
+		cancel()
+	}
 }

@@ -61,7 +61,20 @@ type Config struct {
 	// 4096 bytes; PreviewRows < 0 keeps none).
 	PreviewRows  int
 	PreviewBytes int
-	Logger       *slog.Logger
+	// CancelRelay carries CancelRequests between replicas: a request whose
+	// key this process did not issue is published, and the keys others
+	// publish are applied here when this process issued them. Nil: cancels
+	// are honoured only by the replica a client reached at start-up.
+	// store.Store implements it.
+	CancelRelay CancelRelay
+	Logger      *slog.Logger
+}
+
+// CancelRelay is the part of a shared store that relays cancel keys (a
+// process id and a secret, as a CancelRequest carries them).
+type CancelRelay interface {
+	PublishCancel(ctx context.Context, key []byte) error
+	WatchCancels(ctx context.Context) (<-chan []byte, error)
 }
 
 // Server is the PostgreSQL listener. It is safe for concurrent use.
@@ -70,6 +83,7 @@ type Server struct {
 	log        *slog.Logger
 	cancel     *cancelKeys
 	estimators map[string]*estimator // by connection name
+	stopRelay  context.CancelFunc    // ends the relayed-cancel watcher
 	analyzer   analyzer              // lineage for masking; nil when Masks is empty
 
 	mu       sync.Mutex
@@ -119,6 +133,16 @@ func New(cfg Config) (*Server, error) {
 	}
 	if len(cfg.Masks) > 0 {
 		s.analyzer = newCatalogs(s)
+	}
+	if cfg.CancelRelay != nil {
+		ctx, stop := context.WithCancel(context.Background())
+		s.stopRelay = stop
+		keys, err := cfg.CancelRelay.WatchCancels(ctx)
+		if err != nil {
+			stop()
+			return nil, fmt.Errorf("pgwire: watching relayed cancel requests: %w", err)
+		}
+		go s.applyRelayed(ctx, keys)
 	}
 	return s, nil
 }
@@ -228,6 +252,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) closeEstimators() {
 	for _, e := range s.estimators {
 		e.close()
+	}
+	if s.stopRelay != nil {
+		s.stopRelay()
 	}
 }
 

@@ -235,12 +235,13 @@ func (c *conn) serveCancel(ctx context.Context, body []byte) {
 	if err := m.Decode(append(full, body...)); err != nil {
 		return
 	}
-	t := c.srv.cancel.lookup(m.ProcessID, m.SecretKey)
-	if t == nil || t.cancelHold() {
+	if c.srv.applyCancel(ctx, m.ProcessID, m.SecretKey) || c.srv.cfg.CancelRelay == nil {
 		return
 	}
-	if err := t.upstream.sendCancel(ctx, t.pid, t.key); err != nil {
-		c.srv.log.Warn("forwarding cancel request failed", "connection", t.upstream.Name, "err", err)
+	// Not a key of this process: another replica may have issued it.
+	key := binary.BigEndian.AppendUint32(nil, m.ProcessID)
+	if err := c.srv.cfg.CancelRelay.PublishCancel(ctx, append(key, m.SecretKey...)); err != nil {
+		c.srv.log.Warn("relaying a cancel request to the other replicas failed", "err", err)
 	}
 }
 

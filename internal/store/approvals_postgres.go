@@ -148,6 +148,15 @@ func (s *postgresStore) WatchApprovals(ctx context.Context) (<-chan ApprovalChan
 	if err := s.check(); err != nil {
 		return nil, err
 	}
+	if err := s.startListen(ctx); err != nil {
+		return nil, err
+	}
+	return s.listen.hub.subscribe(ctx)
+}
+
+// startListen starts the listener on first use and waits for its first
+// connection attempt.
+func (s *postgresStore) startListen(ctx context.Context) error {
 	l := &s.listen
 	l.mu.Lock()
 	if !l.started {
@@ -160,12 +169,9 @@ func (s *postgresStore) WatchApprovals(ctx context.Context) (<-chan ApprovalChan
 	select {
 	case <-first:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
-	if l.firstErr != nil {
-		return nil, l.firstErr
-	}
-	return l.hub.subscribe(ctx)
+	return l.firstErr
 }
 
 // listenLoop keeps a LISTEN connection up until ctx ends, publishing every
@@ -220,7 +226,7 @@ func (s *postgresStore) listenConn(ctx context.Context) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, s.err("listen: connect", err)
 	}
-	if _, err := conn.Exec(cctx, `LISTEN `+approvalsChannel); err != nil {
+	if _, err := conn.Exec(cctx, `LISTEN `+approvalsChannel+`; LISTEN `+cancelsChannel); err != nil {
 		conn.Close(context.Background())
 		return nil, s.err("listen", err)
 	}
@@ -235,6 +241,8 @@ func (s *postgresStore) receive(ctx context.Context, conn *pgx.Conn, ping time.D
 		n, err := conn.WaitForNotification(wctx)
 		cancel()
 		switch {
+		case err == nil && n.Channel == cancelsChannel:
+			s.cancels.publishPayload(n.Payload)
 		case err == nil:
 			id, status, _ := strings.Cut(n.Payload, " ")
 			s.listen.hub.publish(ApprovalChange{ID: id, Status: status})

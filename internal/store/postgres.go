@@ -25,6 +25,7 @@ type postgresStore struct {
 	password string // only to scrub it from errors
 	closed   atomic.Bool
 	listen   pgListen
+	cancels  cancelSubs
 	secretOps
 }
 

@@ -84,6 +84,16 @@ type Store interface {
 	// PostgreSQL it returns once the listener is listening.
 	WatchApprovals(ctx context.Context) (<-chan ApprovalChange, error)
 
+	// PublishCancel asks every gateway sharing this database to apply a
+	// cancel key (a CancelRequest's process id and secret) that the
+	// publisher did not issue itself. On SQLite, which serves one gateway,
+	// it does nothing.
+	PublishCancel(ctx context.Context, key []byte) error
+	// WatchCancels delivers the keys published on any Store of this
+	// database until ctx ends; then the channel is closed. Keys are
+	// best-effort: a slow subscriber loses some.
+	WatchCancels(ctx context.Context) (<-chan []byte, error)
+
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the connections. Calls after Close fail with an error
