@@ -21,6 +21,8 @@ type Masker struct {
 	key      []byte // nil unless some strategy is hash
 	macs     sync.Pool
 	maxLine  int
+	// noPrefilter runs every scanner on every value (tests compare).
+	noPrefilter bool
 }
 
 type detector struct {
@@ -151,7 +153,12 @@ func (m *Masker) maskOnce(dst, src []byte, c *Counts) ([]byte, Result) {
 		return append(dst, src...), Clean
 	}
 	var next [32]span
+	f := features(src)
 	for k, d := range m.dets {
+		if !m.noPrefilter && !possible(d.id, f, len(src)) {
+			next[k].start, next[k].end = -1, -1 // cannot match: never scanned
+			continue
+		}
 		next[k].start, next[k].end = d.sc.next(src, 0)
 	}
 	base, pos, res := len(dst), 0, Clean
