@@ -21,7 +21,7 @@ func (r *report) goals() string {
 		if m, ok := r.pgbench[pgbenchConfig{mode, 8}]; ok {
 			gh, pb := m["gatehouse"].tps, m["pgbouncer"].tps
 			g.ran, g.pass = true, gh >= pb
-			g.measured = fmt.Sprintf("%sx (%.0f vs %.0f tps)", ratio(gh, pb), gh, pb)
+			g.measured = fmt.Sprintf("%.3fx (%.0f vs %.0f tps)", gh/pb, gh, pb)
 		}
 		gs = append(gs, g)
 	}
@@ -30,7 +30,7 @@ func (r *report) goals() string {
 		if m, ok := r.pgbench[pgbenchConfig{mode, 1}]; ok {
 			gh, pb := m["gatehouse"].latency, m["pgbouncer"].latency
 			g.ran, g.pass = true, gh <= pb
-			g.measured = fmt.Sprintf("%.3f vs %.3f ms", gh, pb)
+			g.measured = fmt.Sprintf("%.3f vs %.3f ms (%.2fx)", gh, pb, gh/pb)
 		}
 		gs = append(gs, g)
 	}
@@ -39,7 +39,7 @@ func (r *report) goals() string {
 	if l := r.large; l != nil {
 		gh, d := l.paths["gatehouse"].mbPerSec(), l.paths["direct"].mbPerSec()
 		thr.ran, thr.pass = true, gh >= 0.9*d
-		thr.measured = fmt.Sprintf("%sx (%.0f vs %.0f MB/s)", ratio(gh, d), gh, d)
+		thr.measured = fmt.Sprintf("%.3fx (%.0f vs %.0f MB/s)", gh/d, gh, d)
 		rss.ran, rss.pass = true, kbToMB(l.peakKB) < 100
 		rss.measured = fmt.Sprintf("%.1f MB", kbToMB(l.peakKB))
 	}
@@ -48,7 +48,7 @@ func (r *report) goals() string {
 	if m := r.masking; m != nil {
 		x := m.masked.rowsPerSec() / m.unmasked.rowsPerSec()
 		mg.ran, mg.pass = true, x >= 0.5
-		mg.measured = fmt.Sprintf("%.2fx (%.0f vs %.0f rows/s)", x, m.masked.rowsPerSec(), m.unmasked.rowsPerSec())
+		mg.measured = fmt.Sprintf("%.3fx (%.0f vs %.0f rows/s)", x, m.masked.rowsPerSec(), m.unmasked.rowsPerSec())
 	}
 	gs = append(gs, mg)
 	ig := goal{name: "idle authenticated sessions: gatehouse RSS per session", target: "<= 64 KiB"}

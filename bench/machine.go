@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 )
@@ -72,3 +74,33 @@ func procField(path, field string) (int64, error) {
 
 // kbToMB converts /proc's kB (KiB) to decimal megabytes.
 func kbToMB(kb int64) float64 { return float64(kb) * 1024 / 1e6 }
+
+// overloaded reports whether a loadAvg's 1-minute average exceeds nproc.
+func overloaded(load string) bool {
+	f := strings.Fields(load)
+	if len(f) == 0 {
+		return false
+	}
+	x, err := strconv.ParseFloat(f[0], 64)
+	return err == nil && x > float64(runtime.NumCPU())
+}
+
+// treeVersion is the commit the gateway was built from, "+changes" when the
+// working tree differs from it (the harness builds the tree as it is).
+func treeVersion() string {
+	out, err := exec.Command("git", "describe", "--always", "--dirty=+changes").Output()
+	if err != nil {
+		return "(not a git checkout)"
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// toolVersion is the first line of `bin --version`.
+func toolVersion(bin string) string {
+	out, err := exec.Command(bin, "--version").CombinedOutput()
+	if err != nil {
+		return bin + " (unknown version)"
+	}
+	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	return line
+}

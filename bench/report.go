@@ -14,6 +14,7 @@ type report struct {
 	opts                  options
 	started, finished     time.Time
 	loadBefore, loadAfter string
+	versions              []string // of gatehouse's tree, PostgreSQL, pgbouncer
 	pgbench               map[pgbenchConfig]map[string]pgbenchResult
 	large                 *largeResult
 	masking               *maskingResult
@@ -26,6 +27,7 @@ var pathNames = []string{"direct", "gatehouse", "pgbouncer", "relay"}
 func (r *report) start() {
 	r.started = time.Now()
 	r.loadBefore = loadAvg()
+	r.versions = append(r.versions, "gatehouse "+treeVersion())
 }
 
 func (r *report) finish() {
@@ -43,6 +45,11 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "- machine: nproc %d, %s, %d MB RAM, %s/%s, %s\n", runtime.NumCPU(), cpuModel(), memTotalMB(), runtime.GOOS, runtime.GOARCH, runtime.Version())
 	fmt.Fprintf(&b, "- load average (1, 5, 15 min): %s before, %s after (other work on the machine skews the numbers; "+
 		"paths are interleaved so it skews them alike)\n", r.loadBefore, r.loadAfter)
+	if overloaded(r.loadBefore) || overloaded(r.loadAfter) {
+		fmt.Fprintf(&b, "- **the load average exceeded nproc (%d): other work shared the cores, so absolute numbers "+
+			"(microbenchmarks most) are low and noisy; the interleaved ratios hold better. Re-run on a quiet machine.**\n", runtime.NumCPU())
+	}
+	fmt.Fprintf(&b, "- versions: %s\n", strings.Join(r.versions, "; "))
 	fmt.Fprintf(&b, "- paths: **direct** to PostgreSQL; **gatehouse** (SQLite audit store written ahead of every statement, "+
 		"TLS off on loopback, agent policy: ddl/admin denied, reads allowed); **pgbouncer** (session mode, SCRAM); "+
 		"**relay** (bench/relay, a plain Go TCP relay: the floor of any proxy)\n")

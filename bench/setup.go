@@ -58,6 +58,7 @@ func runServers(ctx context.Context, o options, j *janitor, rep *report) error {
 	}
 	direct := target{name: "direct", env: []string{"PGHOST=127.0.0.1", "PGPORT=" + strconv.Itoa(pg.Port), "PGUSER=svc_bench",
 		"PGPASSWORD=" + pw, "PGDATABASE=bench", "PGSSLMODE=disable"}}
+	rep.versions = append(rep.versions, toolVersion(filepath.Join(pg.BinDir, "postgres")), toolVersion("pgbench"))
 	fmt.Printf("PostgreSQL on %s (max_connections %d); pgbench -i -s %d...\n", pg.Addr(), o.idleSessions+300, o.scale)
 	if out, err := pgbenchRaw(direct, "-i", "-q", "-s", strconv.Itoa(o.scale)); err != nil {
 		return fmt.Errorf("pgbench -i: %v\n%s", err, out)
@@ -94,6 +95,7 @@ func runServers(ctx context.Context, o options, j *janitor, rep *report) error {
 			return err
 		}
 		paths = append(paths, bouncer, relay)
+		rep.versions = append(rep.versions, toolVersion("pgbouncer"))
 	}
 
 	if o.scenarios["pgbench"] {
