@@ -19,7 +19,8 @@ func TestOpenURLErrors(t *testing.T) {
 		{"sqlite://relative/g.db", "three slashes"},
 		{"sqlite:relative.db", "want sqlite"},
 		{"sqlite:///", "directory"},
-		{"sqlite:///tmp/g.db?journal_mode=delete", "parameters are not supported"},
+		{"sqlite:///tmp/g.db?journal_mode=delete", `unknown parameter "journal_mode"`},
+		{"sqlite:///tmp/g.db?sync=off", "sync must be full"},
 		{"sqlite://u:" + pw + "@/tmp/g.db", "must not carry a user"},
 		{"postgres://u:" + pw + "@/db", "no host"},
 		{"postgres://u:" + pw + "@127.0.0.1:5432", "no database"},
@@ -44,5 +45,21 @@ func TestOpenURLErrors(t *testing.T) {
 		if strings.Contains(msg, pw) || strings.Contains(msg, "%2D") {
 			t.Errorf("Open(%q) error contains the password: %q", tc.url, msg)
 		}
+	}
+}
+
+// sync=normal is accepted and changes SQLite's synchronous setting; full is
+// the default.
+func TestSQLiteSync(t *testing.T) {
+	for _, tc := range []struct{ param, want string }{{"", "2"}, {"?sync=full", "2"}, {"?sync=normal", "1"}} {
+		st, err := Open(context.Background(), "sqlite://"+t.TempDir()+"/g.db"+tc.param)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		if err := st.(*sqliteStore).w.QueryRowContext(context.Background(), "PRAGMA synchronous").Scan(&got); err != nil || got != tc.want {
+			t.Errorf("%q: synchronous = %q (%v), want %s", tc.param, got, err, tc.want)
+		}
+		st.Close()
 	}
 }

@@ -22,8 +22,10 @@ import (
 //   - journal_mode=WAL: readers never block the writer, and a commit is one
 //     append to the WAL.
 //   - synchronous=FULL: the WAL is fsynced at every commit, so a commit
-//     that returned survives a power loss (NORMAL would only survive a
-//     process crash).
+//     that returned survives a power loss. The URL parameter sync=normal
+//     chooses NORMAL instead: a commit is written to the operating system
+//     but not fsynced, so it survives a gateway crash but a power loss can
+//     lose the newest records. The default is full.
 //   - busy_timeout: another process holding the write lock (a second
 //     gatehouse on the same file, the CLI) makes us wait, not fail.
 //   - _txlock=immediate: write transactions take the write lock at BEGIN,
@@ -55,8 +57,19 @@ func openSQLite(ctx context.Context, u *url.URL) (Store, error) {
 		return nil, fmt.Errorf("store: sqlite URL %q: the path must be absolute, sqlite:///abs/path.db", u.Redacted())
 	case strings.HasSuffix(u.Path, "/"):
 		return nil, fmt.Errorf("store: sqlite URL %q names a directory, not a database file", u.Redacted())
-	case u.RawQuery != "" || u.Fragment != "":
-		return nil, fmt.Errorf("store: sqlite URL %q: parameters are not supported (the store sets WAL, synchronous=FULL and busy_timeout itself)", u.Redacted())
+	case u.Fragment != "":
+		return nil, fmt.Errorf("store: sqlite URL %q: fragments are not supported", u.Redacted())
+	}
+	sync := "FULL"
+	for k, v := range u.Query() {
+		switch {
+		case k == "sync" && len(v) == 1 && (v[0] == "full" || v[0] == "normal"):
+			sync = strings.ToUpper(v[0])
+		case k == "sync":
+			return nil, fmt.Errorf("store: sqlite URL %q: sync must be full (the default: every commit is fsynced) or normal (committed to the operating system, not fsynced: a power loss can lose the newest records)", u.Redacted())
+		default:
+			return nil, fmt.Errorf("store: sqlite URL %q: unknown parameter %q (the only one is sync=full|normal)", u.Redacted(), k)
+		}
 	}
 	path := filepath.Clean(u.Path)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
@@ -72,7 +85,7 @@ func openSQLite(ctx context.Context, u *url.URL) (Store, error) {
 	f.Close()
 
 	common := fmt.Sprintf("%s?_busy_timeout=%d&_foreign_keys=1", path, sqliteBusyTimeout.Milliseconds())
-	w, err := sql.Open("sqlite", common+"&_journal_mode=WAL&_synchronous=FULL&_txlock=immediate")
+	w, err := sql.Open("sqlite", common+"&_journal_mode=WAL&_synchronous="+sync+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("store: sqlite: %w", err)
 	}
