@@ -117,12 +117,14 @@ func (c *child) output() string {
 	return s
 }
 
-// stop asks the process to end (SIGINT), and kills it after 10 seconds.
+// stop asks the process to end (SIGTERM: gatehouse then lets running
+// statements finish and flushes its audit trail, pgbouncer shuts down at
+// once), and kills it after 10 seconds.
 func (c *child) stop() {
 	if c.exited() {
 		return
 	}
-	c.cmd.Process.Signal(os.Interrupt)
+	c.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-c.done:
 	case <-time.After(10 * time.Second):

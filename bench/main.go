@@ -25,6 +25,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -69,7 +70,7 @@ func main() {
 	o.scenarios = map[string]bool{}
 	for _, sc := range strings.Split(scenarios, ",") {
 		sc = strings.TrimSpace(sc)
-		if !strings.Contains(","+strings.Join(allScenarios, ",")+",", ","+sc+",") {
+		if !slices.Contains(allScenarios, sc) {
 			fatal(fmt.Errorf("-scenarios: unknown %q (want some of %s)", sc, strings.Join(allScenarios, ",")))
 		}
 		o.scenarios[sc] = true
@@ -89,6 +90,9 @@ func main() {
 	o.modes = strings.Split(modes, ",")
 	if o.duration < time.Second || o.rounds < 1 {
 		fatal(errors.New("-duration must be at least 1s and -rounds at least 1"))
+	}
+	if o.profile != "" && (!o.scenarios["pgbench"] || !slices.Contains(o.clients, o.profileClients)) {
+		fatal(fmt.Errorf("-profile needs scenario pgbench and -profile-clients %d among -clients", o.profileClients))
 	}
 
 	j := &janitor{}

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"syscall"
 )
 
 // target is one way to reach the database.
@@ -105,6 +106,7 @@ func pgbench(t target, args ...string) (pgbenchResult, error) {
 func pgbenchRaw(t target, args ...string) ([]byte, error) {
 	cmd := exec.Command("pgbench", args...)
 	cmd.Env = append(os.Environ(), t.env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // it does not outlive an interrupted harness
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
