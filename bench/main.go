@@ -134,6 +134,7 @@ func run(ctx context.Context, o options, j *janitor, rep *report) error {
 	}
 	servers.run() // the microbenchmarks get an idle machine
 	if o.scenarios["micro"] {
+		rep.scenario("micro")
 		fmt.Println("microbenchmarks (go test -bench, -benchtime " + o.benchtime + ")...")
 		var err error
 		if rep.micro, err = runMicro(o.benchtime); err != nil {

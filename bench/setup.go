@@ -99,12 +99,14 @@ func runServers(ctx context.Context, o options, j *janitor, rep *report) error {
 	}
 
 	if o.scenarios["pgbench"] {
+		rep.scenario("pgbench")
 		fmt.Printf("pgbench -S -T %s, %d rounds...\n", o.duration, o.rounds)
 		if rep.pgbench, err = measurePgbench(o, paths, gw); err != nil {
 			return err
 		}
 	}
 	if o.scenarios["masking"] {
+		rep.scenario("masking")
 		fmt.Printf("masking: SELECT * FROM customers, %d rounds...\n", o.rounds)
 		m, err := measureMasking(ctx, o.rounds, direct, gw)
 		if err != nil {
@@ -114,6 +116,7 @@ func runServers(ctx context.Context, o options, j *janitor, rep *report) error {
 	}
 	gw.stop()
 	if o.scenarios["large"] {
+		rep.scenario("large")
 		fmt.Printf("large result: about %d MB through each path, %d rounds, a fresh gateway...\n", o.largeMB, o.rounds)
 		fresh, err := startGateway(j, bin, filepath.Join(dir, "gw-large"), pg.Addr(), pw, false)
 		if err != nil {
@@ -128,6 +131,7 @@ func runServers(ctx context.Context, o options, j *janitor, rep *report) error {
 		rep.large = &l
 	}
 	if o.scenarios["idle"] {
+		rep.scenario("idle")
 		fmt.Printf("idle: %d authenticated sessions through a fresh gateway...\n", o.idleSessions)
 		fresh, err := startGateway(j, bin, filepath.Join(dir, "gw-idle"), pg.Addr(), pw, false)
 		if err != nil {
