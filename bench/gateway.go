@@ -39,7 +39,7 @@ func buildGatehouse(dir string) (string, error) {
 // every value detector on every other column.
 const gatewayConfig = `node: bench
 listen: {postgres: "127.0.0.1:%[1]d", http: "127.0.0.1:%[2]d"}
-store: sqlite://%[5]s/gatehouse.db
+store: sqlite://%[5]s/gatehouse.db%[6]s
 identity: {dev: true}
 limits: {shutdown_grace: 2s}
 connections:
@@ -67,12 +67,23 @@ policies:
 // on free loopback ports, and fetches a dev token for agent bench-agent
 // (group agents).
 func startGateway(j *janitor, bin, dir, upstream, pw string, profile bool) (*gateway, error) {
+	return startGatewaySync(j, bin, dir, upstream, pw, profile, "")
+}
+
+// startGatewaySync is startGateway with the SQLite store's sync mode
+// ("" for the default, full; "normal" commits without fsync) and the target
+// named after it.
+func startGatewaySync(j *janitor, bin, dir, upstream, pw string, profile bool, sync string) (*gateway, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
 	pgPort, httpPort := freePort(), freePort()
 	path := filepath.Join(dir, "gatehouse.yaml")
-	cfg := fmt.Sprintf(gatewayConfig, pgPort, httpPort, upstream, pw, dir)
+	param := ""
+	if sync != "" {
+		param = "?sync=" + sync
+	}
+	cfg := fmt.Sprintf(gatewayConfig, pgPort, httpPort, upstream, pw, dir, param)
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
@@ -98,6 +109,9 @@ func startGateway(j *janitor, bin, dir, upstream, pw string, profile bool) (*gat
 	env := []string{"PGHOST=127.0.0.1", "PGPORT=" + strconv.Itoa(pgPort), "PGUSER=bench-agent",
 		"PGPASSWORD=" + token, "PGDATABASE=bench", "PGSSLMODE=disable"}
 	g.target = target{name: "gatehouse", env: env}
+	if sync != "" {
+		g.target.name = "gatehouse sync=" + sync
+	}
 	g.masked = target{name: "gatehouse (masked)", env: append(env[:len(env):len(env)], "PGDATABASE=bench_masked")}
 	return g, nil
 }

@@ -44,6 +44,7 @@ type options struct {
 	benchtime      string
 	profile        string
 	profileClients int
+	syncCompare    bool
 	out            string
 }
 
@@ -65,6 +66,7 @@ func main() {
 	flag.StringVar(&o.benchtime, "benchtime", "500ms", "go test -benchtime for the microbenchmarks")
 	flag.StringVar(&o.profile, "profile", "", "write the gateway's CPU and allocation profiles of its first pgbench run with -profile-clients clients to this directory")
 	flag.IntVar(&o.profileClients, "profile-clients", 8, "client count of the profiled pgbench run")
+	flag.BoolVar(&o.syncCompare, "sync-compare", true, "also run pgbench through a gateway whose SQLite store commits without fsync (sync=normal), to show what the write-ahead fsync costs")
 	flag.StringVar(&o.out, "out", "bench/RESULTS.md", "where to write the results (\"\" for nowhere); written by default only when every scenario runs")
 	flag.Parse()
 	o.scenarios = map[string]bool{}

@@ -97,6 +97,15 @@ func runServers(ctx context.Context, o options, j *janitor, rep *report) error {
 		paths = append(paths, bouncer, relay)
 		rep.versions = append(rep.versions, toolVersion("pgbouncer"))
 	}
+	if o.scenarios["pgbench"] && o.syncCompare {
+		// The same gateway with an audit store that commits without
+		// fsync, to show what per-statement durability costs.
+		nofsync, err := startGatewaySync(j, bin, filepath.Join(dir, "gw-nofsync"), pg.Addr(), pw, false, "normal")
+		if err != nil {
+			return err
+		}
+		paths = append(paths, nofsync.target)
+	}
 
 	if o.scenarios["pgbench"] {
 		rep.scenario("pgbench")
