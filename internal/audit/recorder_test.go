@@ -6,6 +6,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/gate"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -316,5 +317,40 @@ func TestPostgresConnectionsKilled(t *testing.T) {
 	}
 	if rep, err := Verify(ctx, st, ""); err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %v", rep.First(), err)
+	}
+}
+
+// A step result waits for the next step's commit instead of costing a
+// commit (an fsync) of its own; alone, it is committed after the linger;
+// Close does not wait for the linger.
+func TestAsyncLingerSharesCommit(t *testing.T) {
+	st := sqliteEngine(t).open(t)
+	r := newRecorder(t, st, "node-1", func(c *Config) { c.AsyncLinger = time.Hour })
+	record(t, r, resultEvent("s0", 1, 1, 0))
+	time.Sleep(50 * time.Millisecond) // the writer has taken the result and lingers
+	record(t, r, stepEvent("s0", 2, "SELECT 1", gate.Allow, "", 0))
+	if s := r.Stats(); s.Events != 2 || s.Commits != 1 {
+		t.Fatalf("stats %+v, want the result and the step in one commit", s)
+	}
+	record(t, r, resultEvent("s0", 2, 1, 0))
+	start := time.Now()
+	if err := r.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("Close waited %v for the linger", d)
+	}
+	if recs := scan(t, st, "node-1"); len(recs) != 3 {
+		t.Fatalf("%d records after Close, want 3", len(recs))
+	}
+
+	r2 := newRecorder(t, st, "node-2", func(c *Config) { c.AsyncLinger = 20 * time.Millisecond })
+	record(t, r2, resultEvent("s1", 1, 1, 0))
+	deadline := time.Now().Add(10 * time.Second)
+	for r2.Stats().Events != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("a lone step result was never committed")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -21,6 +22,7 @@ func (r *Recorder) run() {
 				batch = append(batch[:0], p)
 			}
 			batch = r.collect(batch)
+			batch = r.linger(batch)
 			r.commit(batch)
 			clear(batch)
 			batch = batch[:0]
@@ -48,6 +50,42 @@ func (r *Recorder) collect(batch []*pending) []*pending {
 				batch = append(batch, p)
 			}
 		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// linger holds a group of only non-write-ahead events (step results,
+// session closes) for up to Config.AsyncLinger, so that they share the
+// commit, and the fsync, of the next write-ahead event instead of costing
+// one of their own. A lone agent's statement otherwise waits for two
+// commits: its previous statement's result and then its own step. It
+// stops early when a write-ahead event arrives, the group is full, or
+// Close begins.
+func (r *Recorder) linger(batch []*pending) []*pending {
+	if r.lingerFor <= 0 || len(batch) == 0 {
+		return batch
+	}
+	for _, p := range batch {
+		if p.done != nil {
+			return batch
+		}
+	}
+	t := time.NewTimer(r.lingerFor)
+	defer t.Stop()
+	for len(batch) < r.maxBatch {
+		select {
+		case p := <-r.queue:
+			if p.state.CompareAndSwap(queued, taken) {
+				batch = append(batch, p)
+				if p.done != nil {
+					return r.collect(batch)
+				}
+			}
+		case <-t.C:
+			return batch
+		case <-r.closing:
 			return batch
 		}
 	}
