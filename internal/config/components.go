@@ -23,12 +23,10 @@ func (f *File) PolicyConfig() policy.Config {
 			pp.Digest = "mask:" + hex.EncodeToString(sum[:])
 		}
 		for _, r := range p.Rules {
-			approvers := r.Approvers
-			if r.Action == "review" && len(approvers) == 0 {
-				approvers = f.Access.Approvers // access.approvers is the default
+			if r.Action == "review" && len(r.Approvers) == 0 {
+				r.Approvers = f.Access.Approvers // access.approvers is the default
 			}
-			pp.Rules = append(pp.Rules, policy.RuleConfig{Name: r.Name, When: r.When, Action: r.Action, Message: r.Message,
-				Approvers: approvers, Required: r.Required, Mode: r.Mode})
+			pp.Rules = append(pp.Rules, r)
 		}
 		pc.Policies = append(pc.Policies, pp)
 	}

@@ -1,5 +1,7 @@
 package config
 
+import "github.com/gatehouse/gatehouse/internal/policy"
+
 // File is the configuration file's schema. Field comments give the YAML
 // key and its default.
 type File struct {
@@ -105,10 +107,10 @@ type Connection struct {
 
 // Policy is one policy: who it matches, where, and its ordered rules.
 type Policy struct {
-	Name        string   `yaml:"name"`
-	Match       string   `yaml:"match"`
-	Connections []string `yaml:"connections"`
-	Rules       []Rule   `yaml:"rules"`
+	Name        string              `yaml:"name"`
+	Match       string              `yaml:"match"`
+	Connections []string            `yaml:"connections"`
+	Rules       []policy.RuleConfig `yaml:"rules"`
 	// Mask masks the results of the commands this policy decides.
 	Mask *Mask `yaml:"mask"`
 }
@@ -145,17 +147,6 @@ type Audit struct {
 	PreviewRows *int `yaml:"preview_rows"`
 	// PreviewBytes bounds a step's preview (default 4096).
 	PreviewBytes int `yaml:"preview_bytes"`
-}
-
-// Rule is one rule of a policy.
-type Rule struct {
-	Name      string   `yaml:"name"`
-	When      string   `yaml:"when"`
-	Action    string   `yaml:"action"`
-	Message   string   `yaml:"message"`
-	Approvers []string `yaml:"approvers"`
-	Required  int      `yaml:"required"`
-	Mode      string   `yaml:"mode"`
 }
 
 // Limits bound what untrusted clients can make the gateway hold.
